@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest kernel command line, built as a pure function of the VM's
+ * configuration so that what the guest sees is unit-tested.
+ *
+ * Job arguments travel after " -- ", which Linux hands to init as argv.
+ * The kernel splits on spaces and treats quotes specially, so each argument
+ * is percent-encoded: every byte outside [A-Za-z0-9._/:=,+@-] becomes %XX.
+ * The guest init decodes them (images/init/init.c).
+ */
+#ifndef MVM_CMDLINE_H
+#define MVM_CMDLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Flags a PVM host needs (shared/PVM.md): features whose instructions PVM
+ * cannot emulate in guest ring 0 are turned off, and pvm_quirks enables the
+ * guest kernel's tiny PVM workarounds (guest-kernel-config/patches). */
+#define CMDLINE_PVM_FLAGS                                                      \
+	"noxsave nopcid noinvpcid "                                            \
+	"clearcpuid=308,151,288,152,304,297,580 rodata=off pvm_quirks"
+
+struct cmdline_dev {
+	uint64_t base;
+	uint32_t size;
+	uint32_t irq;
+};
+
+struct cmdline_parts {
+	int pvm;
+	const struct cmdline_dev *devs;
+	size_t ndevs;
+	const char *extra; /* may be NULL */
+	const char *const *args;
+	size_t nargs;
+};
+
+/*
+ * Write the command line into out (outlen bytes incl. NUL). Returns its
+ * length, or -1 if it does not fit.
+ */
+int cmdline_build(char *out, size_t outlen, const struct cmdline_parts *p);
+
+/* Percent-encode src into out; returns the length, or -1 if it does not fit. */
+int cmdline_encode_arg(char *out, size_t outlen, const char *src);
+
+#endif
