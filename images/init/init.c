@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mvm guest init: PID 1 of every job VM (contract: docs/IMAGES.md).
+ *
+ * Straight line: mount /dev, say "booted" on port 0x510, mount the rest,
+ * read /mvm/manifest and the job arguments, open the job channel (ttyS1),
+ * start the job with stdout/stderr on pipes, forward them as frames
+ * (frame.h), reap, report the exit status on port 0x511 (or an init failure
+ * code on port 0x512), reboot.
+ *
+ * Every guest system call costs ~0.3 ms on PVM hosts (docs/PVM.md) and a page
+ * fault up to 2 ms, so this file counts them: no stdio, no stat before open,
+ * one read per file, no close() of fds that exec or reboot drop anyway, and
+ * vfork() instead of fork() (no copy-on-write faults, no status pipe).
+ *
+ * Built with -DMVM_INIT_HOSTTEST it runs on a development host inside
+ * `unshare -mpf chroot ROOT /mvm/init`: port writes go to /mvm-test/ports as
+ * text, the channel is the file /mvm-test/channel, the command line comes
+ * from /mvm-test/cmdline, and it exits instead of rebooting.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cmdline.h"
+#include "frame.h"
+#include "manifest.h"
+
+#define PORT_BOOTED 0x510 /* byte BOOTED_MAGIC: /dev is up */
+#define PORT_EXIT 0x511	  /* byte: job exit code, or 128 + signal */
+#define PORT_FAIL 0x512	  /* byte: enum init_fail, job did not run */
+#define BOOTED_MAGIC 123
+
+enum init_fail {
+	FAIL_MANIFEST_MISSING = 1, /* missing or unreadable */
+	FAIL_MANIFEST_INVALID = 2,
+	FAIL_EXEC_NOENT = 3,
+	FAIL_EXEC = 4, /* EACCES, ENOEXEC, ... */
+	FAIL_INIT = 5, /* fork, channel, a manifest mount, job arguments */
+};
+
+#ifdef MVM_INIT_HOSTTEST
+#define HOSTTEST 1
+#define CHANNEL_PATH "/mvm-test/channel"
+#define CHANNEL_FLAGS (O_CREAT | O_TRUNC)
+#define CMDLINE_PATH "/mvm-test/cmdline"
+#else
+#define HOSTTEST 0
+#define CHANNEL_PATH "/dev/ttyS1"
+#define CHANNEL_FLAGS 0
+#define CMDLINE_PATH "/proc/cmdline"
+#endif
+
+struct init {
+	int console; /* /dev/console, opened on the first message */
+	int port;    /* /dev/port, -1 if it could not be opened */
+	int chan;    /* job channel */
+	int null;    /* /dev/null, the job's stdin */
+	struct manifest m;
+	char manifest_buf[MANIFEST_MAX_SIZE + 1];
+	char cmdline[4097];
+	const char *argv[MANIFEST_MAX_ARGS + CMDLINE_MAX_ARGS + 1];
+	uint8_t frame[FRAME_HEADER + FRAME_MAX_PAYLOAD];
+};
+
+/* What the vfork()ed child tells the parent through shared memory. */
+struct child_status {
+	const char *stage; /* NULL: execve() succeeded */
+	int err;
+};
+
+static void say(struct init *in, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void say(struct init *in, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	if (in->console < 0)
+		in->console =
+		    open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (in->console < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "mvm-init: ");
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (write(in->console, buf, (size_t)n) < 0)
+		return;
+}
+
+static void port_out(struct init *in, unsigned port, uint8_t val)
+{
+#ifdef MVM_INIT_HOSTTEST
+	char buf[32];
+	int fd = open("/mvm-test/ports", O_WRONLY | O_CREAT | O_APPEND, 0644);
+	int n = snprintf(buf, sizeof(buf), "%#x %u\n", port, val);
+
+	(void)in;
+	if (fd < 0 || write(fd, buf, (size_t)n) != n)
+		return;
+	close(fd);
+#else
+	if (in->port < 0)
+		return;
+	if (pwrite(in->port, &val, 1, port) != 1)
+		say(in, "write port %#x: %s", port, strerror(errno));
+#endif
+}
+
+static __attribute__((noreturn)) void finish(struct init *in, unsigned port,
+					     uint8_t val)
+{
+	port_out(in, port, val);
+	/* The host normally stops the VM on the port write above. */
+	sync();
+#ifdef MVM_INIT_HOSTTEST
+	exit(0);
+#else
+	reboot(RB_AUTOBOOT);
+	for (;;)
+		pause();
+#endif
+}
+
+static __attribute__((noreturn)) void fail(struct init *in, enum init_fail code)
+{
+	finish(in, PORT_FAIL, (uint8_t)code);
+}
+
+/* Mount, creating dir first if it is missing and the root is writable. */
+static int mount_fs(const char *src, const char *dir, const char *type,
+		    unsigned long flags, const char *data)
+{
+	if (mount(src, dir, type, flags, data) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	if (mkdir(dir, 0755) < 0)
+		return -errno;
+	return mount(src, dir, type, flags, data) < 0 ? -errno : 0;
+}
+
+static void mount_early(struct init *in)
+{
+	const unsigned long nsd = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	int r;
+
+	/* /dev may already be there if CONFIG_DEVTMPFS_MOUNT=y. */
+	r = mount_fs("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	if (r < 0 && r != -EBUSY)
+		say(in, "mount devtmpfs on /dev: %s", strerror(-r));
+#ifndef MVM_INIT_HOSTTEST
+	in->port = open("/dev/port", O_RDWR | O_CLOEXEC);
+	if (in->port < 0)
+		say(in, "open /dev/port: %s", strerror(errno));
+#endif
+	port_out(in, PORT_BOOTED, BOOTED_MAGIC);
+
+	/*
+	 * The job's stdin. If the kernel found no console, fds 0-2 are
+	 * free: fill them so that the pipes below land on fds >= 3 and the
+	 * child's dup2() onto 0-2 always clears O_CLOEXEC.
+	 */
+	while ((in->null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 &&
+	       in->null <= 2)
+		;
+	if (in->null < 0) {
+		say(in, "open /dev/null: %s", strerror(errno));
+		fail(in, FAIL_INIT);
+	}
+
+	r = mount_fs("proc", "/proc", "proc", nsd, NULL);
+	if (r < 0) {
+		say(in, "mount proc on /proc: %s", strerror(-r));
+		fail(in, FAIL_INIT);
+	}
+	r = mount_fs("sysfs", "/sys", "sysfs", nsd, NULL);
+	if (r < 0)
+		say(in, "mount sysfs on /sys: %s", strerror(-r));
+	/* Optional: EROFS from mkdir means a read-only root without them. */
+	r = mount_fs("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+		     "mode=1777");
+	if (r < 0 && r != -EROFS)
+		say(in, "mount tmpfs on /tmp: %s", strerror(-r));
+	r = mount_fs("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV,
+		     "mode=0755");
+	if (r < 0 && r != -EROFS)
+		say(in, "mount tmpfs on /run: %s", strerror(-r));
+}
+
+/*
+ * One read() of at most max bytes: for regular files on ext4 and for
+ * /proc/cmdline a short read means end of file, which saves the extra
+ * read() that would return 0. A file of more than max bytes reads as
+ * max + 1 bytes so the caller can tell. Returns the length or -errno.
+ */
+static ssize_t read_small_file(const char *path, char *buf, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	do
+		n = read(fd, buf, max + 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n;
+}
+
+static void load_manifest(struct init *in)
+{
+	struct manifest_error err;
+	char msg[256];
+	ssize_t n;
+	size_t i;
+
+	n = read_small_file(MANIFEST_PATH, in->manifest_buf, MANIFEST_MAX_SIZE);
+	if (n < 0) {
+		say(in, "read %s: %s", MANIFEST_PATH, strerror((int)-n));
+		fail(in, FAIL_MANIFEST_MISSING);
+	}
+	if (manifest_parse(in->manifest_buf, (size_t)n, &in->m, &err) < 0) {
+		say(in, "%s:%s", MANIFEST_PATH,
+		    manifest_strerror(&err, msg, sizeof(msg)));
+		fail(in, FAIL_MANIFEST_INVALID);
+	}
+	for (i = 0; i < in->m.nmounts; i++) {
+		const struct manifest_mount *mt = &in->m.mounts[i];
+
+		if (mount(mt->dev, mt->dir, mt->fstype,
+			  mt->readonly ? MS_RDONLY : 0, NULL) < 0) {
+			say(in, "mount %s on %s (%s): %s", mt->dev, mt->dir,
+			    mt->fstype, strerror(errno));
+			fail(in, FAIL_INIT);
+		}
+	}
+}
+
+/* argv = manifest args, then the decoded job arguments. */
+static void load_args(struct init *in)
+{
+	char *args[CMDLINE_MAX_ARGS];
+	size_t i, n, bad;
+	ssize_t len;
+
+	for (i = 0; i < in->m.argc; i++)
+		in->argv[i] = in->m.argv[i];
+	len =
+	    read_small_file(CMDLINE_PATH, in->cmdline, sizeof(in->cmdline) - 2);
+	if (len < 0) {
+		say(in, "read %s: %s", CMDLINE_PATH, strerror((int)-len));
+		fail(in, FAIL_INIT);
+	}
+	in->cmdline[len] = '\0';
+	if (cmdline_job_args(in->cmdline, args, CMDLINE_MAX_ARGS, &n) < 0) {
+		say(in, "%s: too many job arguments", CMDLINE_PATH);
+		fail(in, FAIL_INIT);
+	}
+	for (i = 0; i < n; i++) {
+		if (cmdline_decode_arg(args[i], &bad) < 0) {
+			say(in,
+			    "job argument %zu: bad byte at offset %zu "
+			    "(percent-encoding)",
+			    i + 1, bad);
+			fail(in, FAIL_INIT);
+		}
+		in->argv[in->m.argc + i] = args[i];
+	}
+	in->argv[in->m.argc + n] = NULL;
+}
+
+static void open_channel(struct init *in)
+{
+	struct termios t;
+
+	/*
+	 * O_NONBLOCK: a serial port without CLOCAL would wait for carrier
+	 * in open(). Raw mode with CLOCAL set, then blocking writes.
+	 */
+	in->chan = open(
+	    CHANNEL_PATH,
+	    O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK | CHANNEL_FLAGS, 0644);
+	if (in->chan < 0) {
+		say(in, "open %s: %s", CHANNEL_PATH, strerror(errno));
+		fail(in, FAIL_INIT);
+	}
+	/* Built from scratch instead of tcgetattr(): one syscall less. */
+	memset(&t, 0, sizeof(t));
+	cfmakeraw(&t);
+	t.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY);
+	t.c_cflag &= ~(tcflag_t)CRTSCTS;
+	t.c_cflag |= CS8 | CREAD | CLOCAL;
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	cfsetspeed(&t, B115200);
+	if (tcsetattr(in->chan, TCSANOW, &t) < 0 &&
+	    !(HOSTTEST && errno == ENOTTY)) {
+		say(in, "raw mode on %s: %s", CHANNEL_PATH, strerror(errno));
+		fail(in, FAIL_INIT);
+	}
+	if (fcntl(in->chan, F_SETFL, 0) < 0) {
+		say(in, "fcntl %s: %s", CHANNEL_PATH, strerror(errno));
+		fail(in, FAIL_INIT);
+	}
+}
+
+/*
+ * The vfork() child: shares memory with the blocked parent, so it only makes
+ * system calls and records a failure in *st before _exit().
+ */
+static __attribute__((noreturn, noinline)) void
+child(const struct init *in, const int out[2], const int err[2],
+      volatile struct child_status *st)
+{
+	const struct manifest *m = &in->m;
+
+	st->stage = "setsid";
+	if (setsid() < 0)
+		goto fail;
+	st->stage = "dup2";
+	if (dup2(in->null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+		goto fail;
+	/* The init's cwd is already "/": skip a syscall in the common case. */
+	st->stage = "chdir";
+	if (strcmp(m->workdir, "/") != 0 && chdir(m->workdir) < 0)
+		goto fail;
+	if (m->uid || m->gid) {
+		st->stage = "setgroups";
+		if (setgroups(0, NULL) < 0)
+			goto fail;
+		st->stage = "setgid";
+		if (setgid(m->gid) < 0)
+			goto fail;
+		st->stage = "setuid";
+		if (setuid(m->uid) < 0)
+			goto fail;
+	}
+	st->stage = "exec";
+	execve(m->exec, (char *const *)in->argv, (char *const *)m->envp);
+fail:
+	st->err = errno;
+	_exit(127);
+}
+
+static void write_all(struct init *in, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(in->chan, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			/* The host is gone or the channel broke: output is
+			 * lost, but the job still runs to its exit status. */
+			say(in, "write %s: %s", CHANNEL_PATH,
+			    w < 0 ? strerror(errno) : "short write");
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Forward both pipes as frames until both reach end of file. */
+static void forward(struct init *in, int out, int err)
+{
+	struct pollfd pf[2] = {{.fd = out, .events = POLLIN},
+			       {.fd = err, .events = POLLIN}};
+	const uint8_t type[2] = {FRAME_STDOUT, FRAME_STDERR};
+	int left = 2;
+
+	while (left) {
+		int i;
+
+		/* With one pipe left a blocking read() replaces poll(). */
+		if (left == 2 && poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			say(in, "poll: %s", strerror(errno));
+			return;
+		}
+		for (i = 0; i < 2; i++) {
+			ssize_t n;
+
+			if (pf[i].fd < 0 || (left == 2 && !pf[i].revents))
+				continue;
+			n = read(pf[i].fd, in->frame + FRAME_HEADER,
+				 FRAME_MAX_PAYLOAD);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				pf[i].fd = -1;
+				left--;
+				continue;
+			}
+			frame_encode(in->frame, type[i], (size_t)n);
+			write_all(in, in->frame, FRAME_HEADER + (size_t)n);
+		}
+	}
+}
+
+/* Reap until the job itself is reaped; PID 1 inherits every orphan. */
+static int reap(struct init *in, pid_t job)
+{
+	for (;;) {
+		int status;
+		pid_t p = waitpid(-1, &status, 0);
+
+		if (p == job)
+			return status;
+		if (p < 0 && errno != EINTR) {
+			say(in, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+	}
+}
+
+static void run_job(struct init *in)
+{
+	volatile struct child_status st = {0};
+	int out[2], err[2];
+	int status, code;
+	pid_t pid;
+
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+		say(in, "pipe: %s", strerror(errno));
+		fail(in, FAIL_INIT);
+	}
+	pid = vfork();
+	if (pid == 0)
+		child(in, out, err, &st);
+	if (pid < 0) {
+		say(in, "vfork: %s", strerror(errno));
+		fail(in, FAIL_INIT);
+	}
+	if (st.err && strcmp((const char *)st.stage, "exec") != 0) {
+		say(in, "%s for %s: %s", st.stage, in->m.exec,
+		    strerror(st.err));
+		waitpid(pid, NULL, 0);
+		fail(in, FAIL_INIT);
+	}
+	if (st.err) {
+		say(in, "exec %s: %s", in->m.exec, strerror(st.err));
+		waitpid(pid, NULL, 0);
+		fail(in, st.err == ENOENT ? FAIL_EXEC_NOENT : FAIL_EXEC);
+	}
+	close(out[1]);
+	close(err[1]);
+	forward(in, out[0], err[0]);
+	status = reap(in, pid);
+	if (status < 0)
+		fail(in, FAIL_INIT);
+	if (tcdrain(in->chan) < 0 && !(HOSTTEST && errno == ENOTTY))
+		say(in, "tcdrain %s: %s", CHANNEL_PATH, strerror(errno));
+	if (WIFSIGNALED(status))
+		code = 128 + WTERMSIG(status);
+	else
+		code = WEXITSTATUS(status);
+	finish(in, PORT_EXIT, (uint8_t)(code > 255 ? 255 : code));
+}
+
+int main(void)
+{
+	/* ~160 KiB: on the stack, touched only where used (page faults). */
+	struct init in;
+
+	in.console = -1;
+	in.port = -1;
+	in.chan = -1;
+	mount_early(&in);
+	load_manifest(&in);
+	load_args(&in);
+	open_channel(&in);
+	run_job(&in);
+	return 0;
+}
