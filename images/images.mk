@@ -6,8 +6,8 @@
 IMAGE_INIT_CC ?= gcc
 IMAGE_INIT_CFLAGS ?= -std=gnu11 -Os -Wall -Wextra -static
 IMAGE_INIT_SRCS := images/init/init.c images/init/manifest.c \
-	images/init/cmdline.c images/init/frame.c
-IMAGE_INIT_HDRS := images/init/manifest.h images/init/cmdline.h \
+	images/init/jobargs.c images/init/frame.c
+IMAGE_INIT_HDRS := images/init/manifest.h images/init/jobargs.h \
 	images/init/frame.h
 
 $(BUILD)/mvm-init: $(IMAGE_INIT_SRCS) $(IMAGE_INIT_HDRS)
@@ -20,33 +20,25 @@ $(BUILD)/mvm-init-hosttest: $(IMAGE_INIT_SRCS) $(IMAGE_INIT_HDRS)
 	$(IMAGE_INIT_CC) $(IMAGE_INIT_CFLAGS) -g -DMVM_INIT_HOSTTEST -o $@ \
 		$(IMAGE_INIT_SRCS)
 
-# Host side: the builder, the embedded init, and the guest-contract modules
-# (manifest writer, cmdline_encode_arg() for `mvm run`, frame_decoder).
-IMAGE_HOST_OBJS := $(BUILD)/images/init/manifest.o \
-	$(BUILD)/images/init/cmdline.o $(BUILD)/images/init/frame.o
+# Host side: the builder, the embedded init and the manifest writer. Objects
+# are compiled by the top-level $(BUILD)/%.o: %.c rule.
 IMAGE_OBJS := $(BUILD)/vmm/image.o $(BUILD)/images/init_blob.o \
-	$(IMAGE_HOST_OBJS)
-
-$(BUILD)/images/init/%.o: images/init/%.c
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
-
-$(BUILD)/vmm/image.o: vmm/image.c
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(BUILD)/images/init/manifest.o
 
 $(BUILD)/images/init_blob.o: images/init_blob.S $(BUILD)/mvm-init
 	@mkdir -p $(@D)
 	$(CC) -c -DMVM_INIT_PATH='"$(BUILD)/mvm-init"' -o $@ $<
 
-# Unit tests (cmocka).
-$(BUILD)/tests/unit/test_manifest: tests/unit/test_manifest.c \
-		$(IMAGE_HOST_OBJS) $(IMAGE_INIT_HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(IMAGE_HOST_OBJS) -lcmocka
+# Unit tests (cmocka): the guest-side modules compiled for the host.
+IMAGE_GUEST_HOST_OBJS := $(BUILD)/images/init/manifest.o \
+	$(BUILD)/images/init/jobargs.o $(BUILD)/images/init/frame.o
 
-$(BUILD)/tests/unit/test_image: tests/unit/test_image.c $(IMAGE_OBJS) \
-		vmm/image.h
+$(BUILD)/tests/unit/test_manifest: tests/unit/test_manifest.c \
+		$(IMAGE_GUEST_HOST_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(IMAGE_GUEST_HOST_OBJS) -lcmocka
+
+$(BUILD)/tests/unit/test_image: tests/unit/test_image.c $(IMAGE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(IMAGE_OBJS) -lcmocka
 
@@ -78,12 +70,6 @@ $(BUILD)/examples/hello-c.img: $(BUILD)/mvm $(BUILD)/examples/hello-c/hello \
 .PHONY: example-images init-hosttest
 example-images: $(EXAMPLE_IMAGES)
 
-# Run the init's job logic on this host, no VM (needs root for unshare).
-init-hosttest: $(BUILD)/mvm-init-hosttest $(BUILD)/images/framecat
-	images/init/hosttest.sh $(BUILD)
-
-$(BUILD)/images/framecat: images/init/framecat.c $(BUILD)/images/init/frame.o
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/images/init/frame.o
-
--include $(IMAGE_OBJS:.o=.d)
+# Run the init's job logic on this host, no VM (root: unshare + chroot).
+init-hosttest: $(BUILD)/mvm-init-hosttest
+	images/init/hosttest.sh $(BUILD)/mvm-init-hosttest

@@ -1,44 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Job arguments on the kernel command line: contract in cmdline.h. */
-#include "cmdline.h"
+/* Job arguments from the kernel command line: contract in jobargs.h. */
+#include "jobargs.h"
 
 #include <errno.h>
 #include <string.h>
 
-bool cmdline_safe_byte(unsigned char c)
+bool jobargs_safe_byte(unsigned char c)
 {
 	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 	    (c >= '0' && c <= '9'))
 		return true;
 	return c && strchr("._/:=,+@-", c) != NULL;
-}
-
-size_t cmdline_encode_arg(const void *arg, size_t len, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *a = arg;
-	size_t i, n = 0;
-
-	for (i = 0; i < len; i++) {
-		char e[3];
-		size_t k, elen;
-
-		if (cmdline_safe_byte(a[i])) {
-			e[0] = (char)a[i];
-			elen = 1;
-		} else {
-			e[0] = '%';
-			e[1] = hex[a[i] >> 4];
-			e[2] = hex[a[i] & 15];
-			elen = 3;
-		}
-		for (k = 0; k < elen; k++, n++)
-			if (n + 1 < outlen)
-				out[n] = e[k];
-	}
-	if (outlen)
-		out[n < outlen ? n : outlen - 1] = '\0';
-	return n;
 }
 
 static int hexval(char c)
@@ -52,15 +24,19 @@ static int hexval(char c)
 	return -1;
 }
 
-int cmdline_decode_arg(char *s, size_t *bad)
+int jobargs_decode(char *s, size_t *bad)
 {
 	size_t i = 0, o = 0;
 
+	if (strcmp(s, "%00") == 0) {
+		s[0] = '\0';
+		return 0;
+	}
 	while (s[i]) {
 		int hi, lo;
 
 		if (s[i] != '%') {
-			if (!cmdline_safe_byte((unsigned char)s[i])) {
+			if (!jobargs_safe_byte((unsigned char)s[i])) {
 				*bad = i;
 				return -EINVAL;
 			}
@@ -86,7 +62,7 @@ static bool space(char c)
 	       c == '\r';
 }
 
-int cmdline_job_args(char *cmdline, char **args, size_t max, size_t *n)
+int jobargs_from_cmdline(char *cmdline, char **args, size_t max, size_t *n)
 {
 	bool after = false;
 	char *s = cmdline;

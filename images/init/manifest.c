@@ -171,16 +171,13 @@ static int parse_mount(struct parser *p, char *v, unsigned vcol)
 			return fail(p, p->line, vcol + (unsigned)(sp - v),
 				    "mount: expected DEV DIR FSTYPE ro|rw");
 		} else if (i < 3) {
-			return fail(p, p->line, vcol + (unsigned)strlen(v),
+			return fail(p, p->line, col[i] + (unsigned)strlen(s),
 				    "mount: missing %s", what[i + 1]);
 		}
 		if (!*f[i])
 			return fail(p, p->line, col[i], "mount: empty %s",
 				    what[i]);
 	}
-	if (f[0][0] != '/')
-		return fail(p, p->line, col[0],
-			    "mount: device must be an absolute path");
 	if (f[1][0] != '/')
 		return fail(p, p->line, col[1],
 			    "mount: directory must be an absolute path");
@@ -394,9 +391,8 @@ int manifest_format(const struct manifest *m, char *out, size_t outlen)
 	for (i = 0; i < m->nmounts; i++) {
 		const struct manifest_mount *mt = &m->mounts[i];
 
-		if (!mount_field(mt->dev) || mt->dev[0] != '/' ||
-		    !mount_field(mt->dir) || mt->dir[0] != '/' ||
-		    !mount_field(mt->fstype))
+		if (!mount_field(mt->dev) || !mount_field(mt->dir) ||
+		    mt->dir[0] != '/' || !mount_field(mt->fstype))
 			return -EINVAL;
 	}
 

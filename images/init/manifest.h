@@ -12,7 +12,8 @@
  *   env NAME=VALUE             repeatable, NAME non-empty and unique
  *   workdir PATH               once, absolute, default "/"
  *   user UID:GID               once, decimal, default 0:0
- *   mount DEV DIR FSTYPE ro|rw repeatable, DEV and DIR absolute
+ *   mount DEV DIR FSTYPE ro|rw repeatable, DIR absolute, no spaces in
+ *                              fields (DEV may be "tmpfs" and the like)
  *
  * CRLF: '\r' is an ordinary value byte (an argument may end in one), but a
  * header line of "mvm-manifest 1\r" is rejected with a message saying CRLF
