@@ -1088,6 +1088,7 @@ int image_cmd_build(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	static const char try_help[] = "mvm: try 'mvm image build --help'\n";
 	struct image_build_opts o = {0};
 	const char **bins = calloc((size_t)argc + 1, sizeof(char *));
 	const char **envs = calloc((size_t)argc + 1, sizeof(char *));
@@ -1102,7 +1103,8 @@ int image_cmd_build(int argc, char **argv)
 	o.binaries = bins;
 	o.envs = envs;
 	optind = 0; /* glibc and musl: restart, main may have used getopt */
-	while ((c = getopt_long(argc, argv, "o:e:b:E:w:u:s:h", longopts,
+	opterr = 0; /* our own one-line messages below */
+	while ((c = getopt_long(argc, argv, ":o:e:b:E:w:u:s:h", longopts,
 				NULL)) != -1) {
 		char *end;
 
@@ -1134,6 +1136,7 @@ int image_cmd_build(int argc, char **argv)
 					"mvm: --size %s: expected MiB, 1 to "
 					"1048576\n",
 					optarg);
+				fputs(try_help, stderr);
 				goto out;
 			}
 			break;
@@ -1141,17 +1144,24 @@ int image_cmd_build(int argc, char **argv)
 			usage(stdout);
 			ret = 0;
 			goto out;
+		case ':':
+			fprintf(stderr,
+				"mvm: image build: %s needs a value\n%s",
+				argv[optind - 1], try_help);
+			goto out;
 		default:
-			fputs("mvm: try `mvm image build --help`\n", stderr);
+			fprintf(stderr,
+				"mvm: image build: unknown option %s\n%s",
+				argv[optind - 1], try_help);
 			goto out;
 		}
 	}
 	if (optind != argc - 1 || !o.output || !o.entry) {
-		fputs(optind < argc - 1 ? "mvm: image build: only one DIR\n"
-					: "mvm: image build: DIR, -o IMAGE and "
-					  "--entry are required\n",
-		      stderr);
-		usage(stderr);
+		fprintf(stderr, "mvm: image build: %s\n%s",
+			optind < argc - 1 ? "only one DIR"
+					  : "DIR, -o IMAGE and --entry are "
+					    "required",
+			try_help);
 		goto out;
 	}
 	o.dir = argv[optind];
