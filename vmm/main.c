@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mvm: the command line over libmvm (mvm.h). main() stays straight-line:
+ * parse options, create the VM, run it, report, exit with the job's status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "vmm/image.h"
+#include "vmm/mvm.h"
+
+#define MVM_VERSION "0.1.0"
+
+/* mvm's own exit codes; anything else is the job's exit status. */
+#define EXIT_TIMEOUT 124
+#define EXIT_MVM_ERROR 125
+#define EXIT_CANNOT_EXEC 126
+#define EXIT_NOT_FOUND 127
+#define EXIT_USAGE 2
+
+#define DEFAULT_OUTPUT_LIMIT_MIB 256
+#define CONSOLE_FILE_LIMIT (16ULL << 20)
+
+static const char usage_top[] =
+	"usage: mvm <command> [options]\n"
+	"\n"
+	"Run untrusted jobs in disposable KVM micro-VMs.\n"
+	"\n"
+	"commands:\n"
+	"  run [options] job.img [-- ARGS...]   boot a VM, run the job, print its output\n"
+	"  image build DIR -o job.img --entry CMD  make a job image (see 'mvm image build --help')\n"
+	"  version                               print the version\n"
+	"\n"
+	"Run 'mvm run --help' for the run options and exit codes.\n";
+
+static const char usage_run[] =
+	"usage: mvm run [options] job.img [-- ARGS...]\n"
+	"\n"
+	"Boots a fresh micro-VM whose root disk is job.img, runs the job the image's\n"
+	"manifest names (ARGS are appended to its arguments), prints the job's stdout\n"
+	"and stderr, and exits with the job's exit status. job.img is never modified:\n"
+	"the guest's writes go to a private copy-on-write overlay that disappears with\n"
+	"the VM.\n"
+	"\n"
+	"options:\n"
+	"  -m, --mem MIB           guest RAM (default 128, 16..3072)\n"
+	"  -c, --cpus N            virtual CPUs (default 1)\n"
+	"  -t, --timeout SEC       kill the VM after SEC seconds (default: none)\n"
+	"  -k, --kernel PATH       guest kernel, an uncompressed vmlinux (default:\n"
+	"                          $MVM_KERNEL, else vmlinux next to the mvm binary)\n"
+	"  -d, --disk PATH[:ro|:rw]  attach another disk (/dev/vdb, /dev/vdc, ...);\n"
+	"                          read-only unless :rw (then the guest writes the file)\n"
+	"      --console FILE|-|none  guest console (kernel and init messages) to FILE,\n"
+	"                          to stderr (-), or nowhere. Default: kept in memory\n"
+	"                          and its tail shown when the VM fails\n"
+	"      --max-output MIB    stop the VM when the job's output exceeds this\n"
+	"                          (default 256)\n"
+	"      --append ARGS       append to the guest kernel command line\n"
+	"      --host kvm|pvm      skip host detection (PVM needs guest workarounds)\n"
+	"      --no-io-uring       synchronous disk I/O instead of io_uring\n"
+	"      --stats             print VMM timings and exit counts to stderr (JSON)\n"
+	"  -h, --help              this text\n"
+	"\n"
+	"exit status:\n"
+	"  the job's own exit status (128+N if the job was killed by signal N), or\n"
+	"  124  the --timeout passed and the VM was killed\n"
+	"  125  mvm failed: bad input, no KVM, the guest crashed or its init failed\n"
+	"  126  the job's program could not be executed\n"
+	"  127  the job's program was not found in the image\n"
+	"  130, 143  mvm was interrupted (SIGINT, SIGTERM) and killed the VM\n";
+
+struct run_opts {
+	struct mvm_config cfg;
+	struct mvm_disk disks[MVM_MAX_DISKS];
+	const char *console; /* NULL: tail only */
+	int stats;
+	char kernel_buf[PATH_MAX];
+};
+
+static int parse_u32(const char *opt, const char *s, uint32_t min, uint32_t max,
+		     uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || *s == '-' || v < min ||
+	    v > max) {
+		fprintf(stderr, "mvm: %s: '%s' is not a number in %u..%u\n",
+			opt, s, min, max);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_disk(const char *arg, struct mvm_disk *d)
+{
+	size_t n = strlen(arg);
+
+	d->path = arg;
+	d->mode = MVM_DISK_RO;
+	if (n > 3 && (strcmp(arg + n - 3, ":ro") == 0 ||
+		      strcmp(arg + n - 3, ":rw") == 0)) {
+		char *p = strdup(arg);
+
+		if (!p)
+			return -1;
+		d->mode = arg[n - 1] == 'w' ? MVM_DISK_RW : MVM_DISK_RO;
+		p[n - 3] = '\0';
+		d->path = p; /* lives until exit */
+	}
+	if (access(d->path, R_OK) < 0) {
+		fprintf(stderr, "mvm: --disk %s: %s\n", d->path,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* --kernel, then $MVM_KERNEL, then vmlinux beside the mvm binary. */
+static const char *default_kernel(char *buf, size_t len)
+{
+	const char *env = getenv("MVM_KERNEL");
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return "vmlinux";
+	exe[n] = '\0';
+	snprintf(buf, len, "%s/vmlinux", dirname(exe));
+	return buf;
+}
+
+static int parse_run(int argc, char **argv, struct run_opts *o)
+{
+	enum { OPT_CONSOLE = 256, OPT_APPEND, OPT_HOST, OPT_NO_URING,
+	       OPT_STATS, OPT_MAX_OUTPUT };
+	static const struct option longopts[] = {
+		{"mem", required_argument, NULL, 'm'},
+		{"cpus", required_argument, NULL, 'c'},
+		{"timeout", required_argument, NULL, 't'},
+		{"kernel", required_argument, NULL, 'k'},
+		{"disk", required_argument, NULL, 'd'},
+		{"console", required_argument, NULL, OPT_CONSOLE},
+		{"append", required_argument, NULL, OPT_APPEND},
+		{"host", required_argument, NULL, OPT_HOST},
+		{"no-io-uring", no_argument, NULL, OPT_NO_URING},
+		{"stats", no_argument, NULL, OPT_STATS},
+		{"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct mvm_config *c = &o->cfg;
+	uint32_t max_out = DEFAULT_OUTPUT_LIMIT_MIB;
+	size_t ndisks = 1;
+	int opt;
+
+	c->mem_mib = MVM_DEFAULT_MEM_MIB;
+	c->cpus = 1;
+	c->stdout_fd = STDOUT_FILENO;
+	c->stderr_fd = STDERR_FILENO;
+	c->console_fd = -1;
+	c->cancel_fd = -1;
+	optind = 1;
+	/* '+': stop at the first non-option (job.img); "--" ends options. */
+	while ((opt = getopt_long(argc, argv, "+m:c:t:k:d:h", longopts,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'm':
+			if (parse_u32("--mem", optarg, 16, MVM_MAX_MEM_MIB,
+				      &c->mem_mib))
+				return -1;
+			break;
+		case 'c':
+			if (parse_u32("--cpus", optarg, 1, 32, &c->cpus))
+				return -1;
+			break;
+		case 't':
+			if (parse_u32("--timeout", optarg, 1, 86400 * 365,
+				      &c->timeout_sec))
+				return -1;
+			break;
+		case 'k':
+			c->kernel = optarg;
+			break;
+		case 'd':
+			if (ndisks == MVM_MAX_DISKS) {
+				fprintf(stderr, "mvm: at most %d disks\n",
+					MVM_MAX_DISKS - 1);
+				return -1;
+			}
+			if (parse_disk(optarg, &o->disks[ndisks++]))
+				return -1;
+			break;
+		case OPT_CONSOLE:
+			o->console = optarg;
+			break;
+		case OPT_APPEND:
+			c->extra_cmdline = optarg;
+			break;
+		case OPT_HOST:
+			if (strcmp(optarg, "kvm") == 0) {
+				c->host = MVM_HOST_KVM;
+			} else if (strcmp(optarg, "pvm") == 0) {
+				c->host = MVM_HOST_PVM;
+			} else {
+				fprintf(stderr, "mvm: --host: '%s' is not kvm or pvm\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case OPT_NO_URING:
+			c->no_io_uring = 1;
+			break;
+		case OPT_STATS:
+			o->stats = 1;
+			break;
+		case OPT_MAX_OUTPUT:
+			if (parse_u32("--max-output", optarg, 1, 1 << 20,
+				      &max_out))
+				return -1;
+			break;
+		case 'h':
+			fputs(usage_run, stdout);
+			exit(0);
+		default:
+			fprintf(stderr, "Try 'mvm run --help'.\n");
+			return -1;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "mvm run: missing job.img\nTry 'mvm run --help'.\n");
+		return -1;
+	}
+	o->disks[0] = (struct mvm_disk){.path = argv[optind++],
+					.mode = MVM_DISK_COW};
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	else if (optind < argc) {
+		fprintf(stderr,
+			"mvm run: unexpected '%s' after job.img (job arguments go after --)\n",
+			argv[optind]);
+		return -1;
+	}
+	c->disks = o->disks;
+	c->ndisks = ndisks;
+	c->job_args = (const char *const *)&argv[optind];
+	c->njob_args = (size_t)(argc - optind);
+	c->output_limit = (uint64_t)max_out << 20;
+	if (!c->kernel)
+		c->kernel = default_kernel(o->kernel_buf, sizeof(o->kernel_buf));
+	return 0;
+}
+
+static int open_console(struct run_opts *o)
+{
+	const char *c = o->console;
+
+	if (!c)
+		return 0;
+	if (strcmp(c, "none") == 0)
+		return 0;
+	if (strcmp(c, "-") == 0) {
+		o->cfg.console_fd = STDERR_FILENO;
+	} else {
+		o->cfg.console_fd = open(c, O_WRONLY | O_CREAT | O_TRUNC |
+						    O_CLOEXEC,
+					 0644);
+		if (o->cfg.console_fd < 0) {
+			fprintf(stderr, "mvm: --console %s: %s\n", c,
+				strerror(errno));
+			return -1;
+		}
+	}
+	o->cfg.console_limit = CONSOLE_FILE_LIMIT;
+	return 0;
+}
+
+/* SIGINT/SIGTERM/SIGHUP become a readable fd that stops the VM. */
+static int cancel_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
+		return -1;
+	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void print_stats(const struct mvm_result *r)
+{
+	const struct mvm_stats *s = &r->stats;
+
+	fprintf(stderr,
+		"{\"ms_create\":%.3f,\"cpu_ms_to_first_run\":%.3f,"
+		"\"ms_to_first_run\":%.3f,\"ms_to_boot_marker\":%.3f,"
+		"\"exits_to_boot_marker\":%llu,\"ms_run\":%.3f,"
+		"\"exits_io\":%llu,\"exits_mmio\":%llu,\"exits_other\":%llu,"
+		"\"output_bytes\":%llu,\"console_bytes\":%llu}\n",
+		s->ms_create, s->cpu_ms_to_first_run, s->ms_to_first_run,
+		s->ms_to_boot_marker,
+		(unsigned long long)s->exits_to_boot_marker, s->ms_run,
+		(unsigned long long)s->exits_io,
+		(unsigned long long)s->exits_mmio,
+		(unsigned long long)s->exits_other,
+		(unsigned long long)s->output_bytes,
+		(unsigned long long)s->console_bytes);
+}
+
+static int exit_code(const struct mvm_result *r, int cancel_fd)
+{
+	struct signalfd_siginfo si;
+
+	switch (r->outcome) {
+	case MVM_JOB_EXITED:
+		return r->status;
+	case MVM_INIT_FAILED:
+		if (r->status == MVM_INIT_EXEC_NOT_FOUND)
+			return EXIT_NOT_FOUND;
+		if (r->status == MVM_INIT_EXEC_FAILED)
+			return EXIT_CANNOT_EXEC;
+		return EXIT_MVM_ERROR;
+	case MVM_TIMEOUT:
+		return EXIT_TIMEOUT;
+	case MVM_CANCELLED:
+		if (read(cancel_fd, &si, sizeof(si)) == sizeof(si))
+			return 128 + (int)si.ssi_signo;
+		return 128 + SIGTERM;
+	default:
+		return EXIT_MVM_ERROR;
+	}
+}
+
+static void report(const struct run_opts *o, const struct mvm_result *r)
+{
+	if (r->outcome == MVM_JOB_EXITED)
+		return;
+	fprintf(stderr, "mvm: %s\n", r->detail);
+	/* When the console went nowhere, its tail explains a failing guest. */
+	if (!o->console && r->outcome != MVM_TIMEOUT &&
+	    r->outcome != MVM_CANCELLED && r->console_tail[0])
+		fprintf(stderr, "mvm: last guest console output:\n%s\n",
+			r->console_tail);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run_opts o = {0};
+	struct mvm_result res;
+	struct mvm_vm *vm;
+	sigset_t set;
+	char err[512];
+	int rc;
+
+	if (parse_run(argc, argv, &o) < 0)
+		return EXIT_MVM_ERROR;
+	if (open_console(&o) < 0)
+		return EXIT_MVM_ERROR;
+	o.cfg.cancel_fd = cancel_signals(&set);
+	if (o.cfg.cancel_fd < 0) {
+		fprintf(stderr, "mvm: signalfd: %s\n", strerror(errno));
+		return EXIT_MVM_ERROR;
+	}
+	rc = mvm_vm_create(&o.cfg, &vm, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "mvm: %s\n", err);
+		mvm_vm_destroy(vm);
+		return EXIT_MVM_ERROR;
+	}
+	rc = mvm_vm_run(vm, &res);
+	mvm_vm_destroy(vm);
+	if (rc < 0) {
+		fprintf(stderr, "mvm: run: %s\n", strerror(-rc));
+		return EXIT_MVM_ERROR;
+	}
+	if (o.stats)
+		print_stats(&res);
+	report(&o, &res);
+	return exit_code(&res, o.cfg.cancel_fd);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_top, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "image") == 0 && argc > 2 &&
+	    strcmp(argv[2], "build") == 0)
+		return image_cmd_build(argc - 2, argv + 2);
+	if (strcmp(argv[1], "version") == 0 ||
+	    strcmp(argv[1], "--version") == 0) {
+		printf("mvm %s\n", MVM_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage_top, stdout);
+		return 0;
+	}
+	fprintf(stderr, "mvm: unknown command '%s'\n%s", argv[1], usage_top);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libmvm: boot one disposable micro-VM per job.
+ *
+ *     struct mvm_vm *vm;
+ *     mvm_vm_create(&cfg, &vm, err, sizeof(err));  // KVM, RAM, kernel, devices
+ *     mvm_vm_run(vm, &res);                          // until the job ends
+ *     mvm_vm_destroy(vm);                            // nothing survives
+ *
+ * The CLI (vmm/main.c) is a thin layer over this; `mvm serve` and
+ * `mvm view` will drive the same calls. There is no global state: two VMs
+ * in one process are independent, except for one process-wide signal
+ * handler (MVM_KICK_SIGNAL) that interrupts KVM_RUN when a VM is stopped.
+ */
+#ifndef MVM_MVM_H
+#define MVM_MVM_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MVM_MAX_DISKS 8
+#define MVM_DEFAULT_MEM_MIB 128
+#define MVM_MAX_MEM_MIB 3072 /* RAM stays below the 32-bit MMIO hole */
+#define MVM_KICK_SIGNAL (SIGRTMIN + 1)
+
+enum mvm_disk_mode {
+	MVM_DISK_RO, /* guest may only read; writes fail with an I/O error */
+	MVM_DISK_RW, /* guest writes reach the file */
+	MVM_DISK_COW, /* guest may write; writes go to a private overlay */
+};
+
+struct mvm_disk {
+	const char *path;
+	enum mvm_disk_mode mode;
+};
+
+enum mvm_host_kind { MVM_HOST_AUTO, MVM_HOST_KVM, MVM_HOST_PVM };
+
+struct mvm_config {
+	const char *kernel; /* path of an uncompressed vmlinux (ELF) */
+	uint32_t mem_mib; /* guest RAM */
+	uint32_t cpus;
+	/* disks[0] is the root disk (ext4, /dev/vda); the rest are vdb... */
+	const struct mvm_disk *disks;
+	size_t ndisks;
+	/* extra arguments appended to the job's argv */
+	const char *const *job_args;
+	size_t njob_args;
+	const char *extra_cmdline; /* appended to the kernel command line */
+	enum mvm_host_kind host; /* AUTO detects PVM */
+	int stdout_fd, stderr_fd; /* where the job's output goes */
+	uint64_t output_limit; /* bytes of job output before the VM is stopped */
+	int console_fd; /* guest console sink, -1 = none */
+	uint64_t console_limit; /* bytes written to console_fd at most */
+	int cancel_fd; /* readable => stop the VM (e.g. a signalfd); -1 = none */
+	uint32_t timeout_sec; /* 0 = no limit */
+	int no_io_uring; /* use synchronous disk I/O */
+};
+
+enum mvm_outcome {
+	MVM_JOB_EXITED, /* status = the job's exit status (128+sig if killed) */
+	MVM_INIT_FAILED, /* status = the guest init's failure code */
+	MVM_TIMEOUT,
+	MVM_CANCELLED,
+	MVM_OUTPUT_LIMIT,
+	MVM_GUEST_RESET, /* reboot/panic without a job status */
+	MVM_GUEST_CRASHED, /* triple fault, emulation failure, bad protocol */
+	MVM_HOST_ERROR,
+};
+
+/* Guest init failure codes (port 0x512), see images/init/init.c. */
+enum mvm_init_failure {
+	MVM_INIT_NO_MANIFEST = 1,
+	MVM_INIT_BAD_MANIFEST = 2,
+	MVM_INIT_EXEC_NOT_FOUND = 3,
+	MVM_INIT_EXEC_FAILED = 4,
+	MVM_INIT_OTHER = 5,
+};
+
+struct mvm_stats {
+	uint64_t exits_io, exits_mmio, exits_other;
+	double ms_create; /* mvm_vm_create wall time */
+	double cpu_ms_to_first_run; /* process CPU time when KVM_RUN first ran */
+	double ms_to_first_run; /* wall, from mvm_vm_run start to first KVM_RUN */
+	double ms_to_boot_marker; /* wall, mvm_vm_run start to init start; <0: none */
+	double ms_run; /* wall time of mvm_vm_run */
+	uint64_t exits_to_boot_marker;
+	uint64_t output_bytes, console_bytes;
+};
+
+struct mvm_result {
+	enum mvm_outcome outcome;
+	int status;
+	char detail[256]; /* one line, no trailing newline */
+	char console_tail[2048]; /* last console bytes, NUL-terminated */
+	struct mvm_stats stats;
+};
+
+struct mvm_vm;
+
+/* Set up a VM. Returns 0, or -errno (or -EINVAL) with a one-line message. */
+int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out,
+		  char *err, size_t errlen);
+
+/*
+ * Run the VM until the job reports, the guest dies, the timeout passes or
+ * cancel_fd becomes readable. Returns 0 with res filled (any outcome), or
+ * -errno for a host failure before the VM could run.
+ */
+int mvm_vm_run(struct mvm_vm *vm, struct mvm_result *res);
+
+void mvm_vm_destroy(struct mvm_vm *vm);
+
+/* The kernel command line mvm_vm_create gives the guest (for --help/debug). */
+const char *mvm_vm_cmdline(const struct mvm_vm *vm);
+
+/* Is /dev/kvm backed by PVM (software KVM)? */
+int mvm_host_is_pvm(void);
+
+#endif

@@ -1,0 +1,1136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One micro-VM: KVM set-up, the vCPU threads and their exit dispatch, and
+ * the event loop that serves virtio queues, the timeout and cancellation.
+ * Public contract in mvm.h.
+ *
+ * Threads: each vCPU thread runs KVM_RUN and handles port and MMIO exits
+ * inline (UARTs, keyboard-controller reset, the mvm debug ports and virtio
+ * registers). The calling thread of mvm_vm_run() waits in epoll for queue
+ * notifications (ioeventfd), the timeout, cancellation and the end of the
+ * VM. Devices on the I/O port bus are serialised by vm->io_lock; each virtio
+ * transport has its own lock.
+ */
+#include "vmm/mvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "virtio/blk.h"
+#include "virtio/mmio.h"
+#include "vmm/boot.h"
+#include "vmm/cmdline.h"
+#include "vmm/elf.h"
+#include "vmm/jobchan.h"
+#include "vmm/uart.h"
+
+#define KVM_TSS_ADDR 0xfffbd000ULL
+#define VIRTIO_BASE 0xd0000000ULL
+#define VIRTIO_IRQ_BASE 5
+#define MAX_QUEUES 8
+#define CONSOLE_TAIL 2048
+
+/* mvm debug ports: the guest init writes these through /dev/port. */
+#define PORT_BOOT_MARKER 0x510 /* value 123: init started */
+#define PORT_JOB_STATUS 0x511 /* job exit status */
+#define PORT_INIT_FAILED 0x512 /* init failure code */
+#define BOOT_MARKER_VALUE 123
+#define PORT_I8042_DATA 0x60
+#define PORT_I8042_CMD 0x64
+#define I8042_CMD_RESET 0xfe
+
+struct vcpu {
+	struct mvm_vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	int started;
+};
+
+struct vdev {
+	struct mvm_vm *vm;
+	struct virtio_mmio *t;
+	uint64_t base;
+	unsigned irq;
+	int irqfd; /* -1: raise through KVM_IRQ_LINE */
+	int ioeventfd[MAX_QUEUES]; /* -1: QueueNotify exits to us */
+	unsigned nq;
+};
+
+struct mvm_vm {
+	struct mvm_config cfg;
+	int kvm_fd, vm_fd;
+	struct guest_mem mem;
+	int pvm;
+	char cmdline[BOOT_CMDLINE_MAX];
+	uint64_t entry;
+
+	size_t run_size;
+	struct vcpu vcpus[BOOT_MAX_CPUS];
+	unsigned ncpus;
+	struct vdev devs[MVM_MAX_DISKS];
+	unsigned ndevs;
+
+	pthread_mutex_t io_lock; /* UARTs, job channel, output accounting */
+	struct uart com1, com2;
+	struct jobchan chan;
+	uint64_t console_written;
+	char tail[CONSOLE_TAIL];
+	size_t tail_pos, tail_len;
+
+	pthread_mutex_t result_lock;
+	int stop_efd;
+	atomic_int stopping;
+	int have_result;
+	struct mvm_result result;
+
+	/* statistics */
+	atomic_ullong exits_io, exits_mmio, exits_other;
+	atomic_int first_run_seen;
+	struct timespec t_run_start;
+	double ms_create;
+};
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* ioctl that retries EINTR; returns the result or -errno. */
+static int xioctl(int fd, unsigned long req, void *arg)
+{
+	int r;
+
+	do
+		r = ioctl(fd, req, arg);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+int mvm_host_is_pvm(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+const char *mvm_vm_cmdline(const struct mvm_vm *vm)
+{
+	return vm->cmdline;
+}
+
+/*
+ * Record how the VM ended (the first report wins) and wake the event loop.
+ */
+static void vm_stop(struct mvm_vm *vm, enum mvm_outcome outcome, int status,
+		    const char *fmt, ...)
+{
+	uint64_t one = 1;
+	va_list ap;
+
+	pthread_mutex_lock(&vm->result_lock);
+	if (!vm->have_result) {
+		vm->have_result = 1;
+		vm->result.outcome = outcome;
+		vm->result.status = status;
+		va_start(ap, fmt);
+		vsnprintf(vm->result.detail, sizeof(vm->result.detail), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&vm->result_lock);
+	atomic_store(&vm->stopping, 1);
+	if (write(vm->stop_efd, &one, sizeof(one)) < 0) {
+		/* the counter cannot overflow with writes of 1; nothing to do */
+	}
+}
+
+/* ---- console and job output (called under io_lock) ---- */
+
+static void write_all(struct mvm_vm *vm, int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR && !atomic_load(&vm->stopping))
+				continue;
+			return; /* a closed pipe or a stop: drop the output */
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void com1_tx(void *opaque, uint8_t byte)
+{
+	struct mvm_vm *vm = opaque;
+
+	vm->tail[vm->tail_pos] = (char)byte;
+	vm->tail_pos = (vm->tail_pos + 1) % CONSOLE_TAIL;
+	if (vm->tail_len < CONSOLE_TAIL)
+		vm->tail_len++;
+	vm->result.stats.console_bytes++;
+	if (vm->cfg.console_fd >= 0 &&
+	    vm->console_written < vm->cfg.console_limit) {
+		write_all(vm, vm->cfg.console_fd, &byte, 1);
+		vm->console_written++;
+	}
+}
+
+static void com2_tx(void *opaque, uint8_t byte)
+{
+	struct mvm_vm *vm = opaque;
+	struct jobchan *c = &vm->chan;
+	uint64_t *out = &vm->result.stats.output_bytes;
+
+	switch (jobchan_feed(c, byte)) {
+	case JOBCHAN_MORE:
+		return;
+	case JOBCHAN_ERROR:
+		vm_stop(vm, MVM_GUEST_CRASHED, 0,
+			"guest broke the job-channel framing");
+		return;
+	case JOBCHAN_FRAME:
+		break;
+	}
+	if (*out + c->len > vm->cfg.output_limit) {
+		vm_stop(vm, MVM_OUTPUT_LIMIT, 0,
+			"job output exceeded %llu bytes; VM stopped",
+			(unsigned long long)vm->cfg.output_limit);
+		return;
+	}
+	*out += c->len;
+	write_all(vm, c->type == JOBCHAN_STDOUT ? vm->cfg.stdout_fd
+						: vm->cfg.stderr_fd,
+		  c->buf, c->len);
+}
+
+static void uart_irq(struct mvm_vm *vm, unsigned irq, int level)
+{
+	struct kvm_irq_level l = {.irq = irq, .level = (uint32_t)level};
+
+	xioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
+}
+
+static void com1_irq(void *opaque, int level)
+{
+	uart_irq(opaque, UART_COM1_IRQ, level);
+}
+
+static void com2_irq(void *opaque, int level)
+{
+	uart_irq(opaque, UART_COM2_IRQ, level);
+}
+
+static const struct uart_ops com1_ops = {.tx = com1_tx, .irq = com1_irq};
+static const struct uart_ops com2_ops = {.tx = com2_tx, .irq = com2_irq};
+
+/* ---- exit dispatch ---- */
+
+static const char *init_failure_text(int code)
+{
+	switch (code) {
+	case MVM_INIT_NO_MANIFEST:
+		return "the image has no readable /mvm/manifest";
+	case MVM_INIT_BAD_MANIFEST:
+		return "the image's /mvm/manifest is invalid (see --console)";
+	case MVM_INIT_EXEC_NOT_FOUND:
+		return "the job's program was not found in the image";
+	case MVM_INIT_EXEC_FAILED:
+		return "the job's program could not be executed";
+	default:
+		return "the guest init failed (see --console)";
+	}
+}
+
+static void pio_out(struct mvm_vm *vm, uint16_t port, uint8_t v)
+{
+	if (port >= UART_COM1_BASE && port < UART_COM1_BASE + UART_NREGS) {
+		uart_write(&vm->com1, port - UART_COM1_BASE, v);
+	} else if (port >= UART_COM2_BASE &&
+		   port < UART_COM2_BASE + UART_NREGS) {
+		uart_write(&vm->com2, port - UART_COM2_BASE, v);
+	} else if (port == PORT_I8042_CMD && v == I8042_CMD_RESET) {
+		vm_stop(vm, MVM_GUEST_RESET, 0,
+			"guest rebooted without reporting a job status");
+	} else if (port == PORT_BOOT_MARKER && v == BOOT_MARKER_VALUE) {
+		if (vm->result.stats.ms_to_boot_marker < 0) {
+			vm->result.stats.ms_to_boot_marker =
+				ms_since(&vm->t_run_start);
+			vm->result.stats.exits_to_boot_marker =
+				atomic_load(&vm->exits_io) +
+				atomic_load(&vm->exits_mmio) +
+				atomic_load(&vm->exits_other);
+		}
+	} else if (port == PORT_JOB_STATUS) {
+		vm_stop(vm, MVM_JOB_EXITED, v, "job exited with status %u", v);
+	} else if (port == PORT_INIT_FAILED) {
+		vm_stop(vm, MVM_INIT_FAILED, v, "%s", init_failure_text(v));
+	}
+	/* Everything else is an absent device: writes are dropped. */
+}
+
+static uint8_t pio_in(struct mvm_vm *vm, uint16_t port)
+{
+	if (port >= UART_COM1_BASE && port < UART_COM1_BASE + UART_NREGS)
+		return uart_read(&vm->com1, port - UART_COM1_BASE);
+	if (port >= UART_COM2_BASE && port < UART_COM2_BASE + UART_NREGS)
+		return uart_read(&vm->com2, port - UART_COM2_BASE);
+	/* Absent devices, the i8042 included, read as 0 (PVM.md: a 0 status
+	 * byte ends the kernel's keyboard-controller wait loops at once). */
+	return 0;
+}
+
+static void handle_io(struct mvm_vm *vm, struct kvm_run *run)
+{
+	uint64_t bytes = (uint64_t)run->io.size * run->io.count;
+	uint8_t *data;
+	uint32_t i;
+
+	/* The kernel fills these fields, but a bad offset must not make us
+	 * touch memory outside the shared run page. */
+	if (run->io.data_offset > vm->run_size ||
+	    bytes > vm->run_size - run->io.data_offset)
+		return;
+	data = (uint8_t *)run + run->io.data_offset;
+	if (run->io.size != 1) {
+		/* Our devices are byte-wide; wider accesses read as ~0. */
+		if (run->io.direction == KVM_EXIT_IO_IN)
+			memset(data, 0xff, bytes);
+		return;
+	}
+	pthread_mutex_lock(&vm->io_lock);
+	for (i = 0; i < run->io.count; i++) {
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			pio_out(vm, run->io.port, data[i]);
+		else
+			data[i] = pio_in(vm, run->io.port);
+	}
+	pthread_mutex_unlock(&vm->io_lock);
+}
+
+static void handle_mmio(struct mvm_vm *vm, struct kvm_run *run)
+{
+	uint64_t addr = run->mmio.phys_addr;
+	uint32_t len = run->mmio.len;
+	unsigned i;
+
+	if (len == 0 || len > sizeof(run->mmio.data))
+		return;
+	for (i = 0; i < vm->ndevs; i++) {
+		struct vdev *d = &vm->devs[i];
+		int rc;
+
+		if (addr < d->base || addr - d->base >= VIRTIO_MMIO_WINDOW)
+			continue;
+		if (run->mmio.is_write)
+			rc = virtio_mmio_write(d->t, addr - d->base,
+					       run->mmio.data, len);
+		else
+			rc = virtio_mmio_read(d->t, addr - d->base,
+					      run->mmio.data, len);
+		if (rc < 0)
+			vm_stop(vm, MVM_HOST_ERROR, 0,
+				"virtio device %u failed: %s", i,
+				strerror(-rc));
+		return;
+	}
+	if (!run->mmio.is_write)
+		memset(run->mmio.data, 0, len);
+}
+
+static void describe_emulation_failure(struct vcpu *c, char *buf, size_t len)
+{
+	struct kvm_regs regs;
+
+	if (xioctl(c->fd, KVM_GET_REGS, &regs) == 0)
+		snprintf(buf, len, " at rip 0x%llx", (unsigned long long)regs.rip);
+	else
+		buf[0] = '\0';
+}
+
+/* Handle one exit; returns 0 to keep running, 1 when the VM must stop. */
+static int vcpu_exit(struct vcpu *c)
+{
+	struct mvm_vm *vm = c->vm;
+	struct kvm_run *run = c->run;
+	char where[64];
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		atomic_fetch_add(&vm->exits_io, 1);
+		handle_io(vm, run);
+		return atomic_load(&vm->stopping);
+	case KVM_EXIT_MMIO:
+		atomic_fetch_add(&vm->exits_mmio, 1);
+		handle_mmio(vm, run);
+		return atomic_load(&vm->stopping);
+	case KVM_EXIT_INTR:
+		return atomic_load(&vm->stopping);
+	default:
+		break;
+	}
+	atomic_fetch_add(&vm->exits_other, 1);
+	switch (run->exit_reason) {
+	case KVM_EXIT_HLT:
+		vm_stop(vm, MVM_GUEST_RESET, 0, "guest halted");
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		vm_stop(vm, MVM_GUEST_CRASHED, 0,
+			"guest shut down (triple fault) without a job status");
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		vm_stop(vm, MVM_GUEST_RESET, 0,
+			"guest system event %u without a job status",
+			run->system_event.type);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		describe_emulation_failure(c, where, sizeof(where));
+		vm_stop(vm, MVM_GUEST_CRASHED, 0,
+			"KVM internal error (suberror %u) on vcpu %u%s%s",
+			run->internal.suberror, c->id, where,
+			vm->pvm ? "; an instruction PVM cannot emulate?" : "");
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		vm_stop(vm, MVM_GUEST_CRASHED, 0,
+			"KVM could not enter the guest (reason 0x%llx)",
+			(unsigned long long)run->fail_entry
+				.hardware_entry_failure_reason);
+		break;
+	default:
+		vm_stop(vm, MVM_GUEST_CRASHED, 0, "unexpected KVM exit %u",
+			run->exit_reason);
+		break;
+	}
+	return 1;
+}
+
+static void note_first_run(struct mvm_vm *vm)
+{
+	struct rusage ru;
+
+	if (atomic_exchange(&vm->first_run_seen, 1))
+		return;
+	getrusage(RUSAGE_SELF, &ru);
+	vm->result.stats.cpu_ms_to_first_run =
+		(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	vm->result.stats.ms_to_first_run = ms_since(&vm->t_run_start);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *c = arg;
+	struct mvm_vm *vm = c->vm;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, MVM_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (c->id == 0)
+		note_first_run(vm);
+	while (!atomic_load(&vm->stopping)) {
+		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			vm_stop(vm, MVM_HOST_ERROR, 0, "KVM_RUN on vcpu %u: %s",
+				c->id, strerror(errno));
+			break;
+		}
+		if (vcpu_exit(c))
+			break;
+	}
+	return NULL;
+}
+
+/* ---- set-up ---- */
+
+static int open_kvm(struct mvm_vm *vm, char *err, size_t errlen)
+{
+	int version;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			return errf(err, errlen, -e,
+				    "/dev/kvm: not found (no KVM on this host: load kvm_intel, kvm_amd or kvm_pvm)");
+		if (e == EACCES || e == EPERM)
+			return errf(err, errlen, -e,
+				    "/dev/kvm: %s (add this user to the 'kvm' group)",
+				    strerror(e));
+		return errf(err, errlen, -e, "/dev/kvm: %s", strerror(e));
+	}
+	version = xioctl(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
+	if (version != KVM_API_VERSION)
+		return errf(err, errlen, -ENOTSUP,
+			    "/dev/kvm: API version %d, need %d", version,
+			    KVM_API_VERSION);
+	if (xioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+		   (void *)(long)KVM_CAP_IRQCHIP) <= 0 ||
+	    xioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+		   (void *)(long)KVM_CAP_USER_MEMORY) <= 0)
+		return errf(err, errlen, -ENOTSUP,
+			    "/dev/kvm: no in-kernel irqchip or user memory");
+	vm->run_size = (size_t)xioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
+	if ((long)vm->run_size < (long)sizeof(struct kvm_run))
+		return errf(err, errlen, -ENOTSUP,
+			    "KVM_GET_VCPU_MMAP_SIZE: %s",
+			    strerror(-(int)vm->run_size));
+	return 0;
+}
+
+static int create_vm(struct mvm_vm *vm, char *err, size_t errlen)
+{
+	struct kvm_userspace_memory_region region;
+	struct kvm_pit_config pit = {.flags = 0};
+	int rc;
+
+	vm->vm_fd = xioctl(vm->kvm_fd, KVM_CREATE_VM, NULL);
+	if (vm->vm_fd < 0)
+		return errf(err, errlen, vm->vm_fd, "KVM_CREATE_VM: %s",
+			    strerror(-vm->vm_fd));
+	vm->mem.size = (uint64_t)vm->cfg.mem_mib << 20;
+	vm->mem.host = mmap(NULL, vm->mem.size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem.host == MAP_FAILED) {
+		vm->mem.host = NULL;
+		return errf(err, errlen, -errno, "guest memory (%u MiB): %s",
+			    vm->cfg.mem_mib, strerror(errno));
+	}
+	/* Guest RAM need not be in a core dump of the VMM. */
+	madvise(vm->mem.host, vm->mem.size, MADV_DONTDUMP);
+	/* The memslot goes in before the irqchip: on PVM a memslot costs
+	 * ~7 ms once an in-kernel irqchip exists (shared/PVM.md). */
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem.size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->mem.host,
+	};
+	rc = xioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+	if (rc < 0)
+		return errf(err, errlen, rc, "KVM_SET_USER_MEMORY_REGION: %s",
+			    strerror(-rc));
+	rc = xioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)(long)KVM_TSS_ADDR);
+	if (rc < 0)
+		return errf(err, errlen, rc, "KVM_SET_TSS_ADDR: %s",
+			    strerror(-rc));
+	rc = xioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
+	if (rc < 0)
+		return errf(err, errlen, rc, "KVM_CREATE_IRQCHIP: %s",
+			    strerror(-rc));
+	rc = xioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
+	if (rc < 0)
+		return errf(err, errlen, rc, "KVM_CREATE_PIT2: %s",
+			    strerror(-rc));
+	return 0;
+}
+
+static int load_kernel(struct mvm_vm *vm, char *err, size_t errlen)
+{
+	const char *path = vm->cfg.kernel;
+	struct elf_info info;
+	struct stat st;
+	char why[160];
+	void *map;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errf(err, errlen, -errno, "kernel %s: %s", path,
+			    strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		close(fd);
+		return errf(err, errlen, -EINVAL,
+			    "kernel %s: not a regular, non-empty file", path);
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return errf(err, errlen, -errno, "kernel %s: %s", path,
+			    strerror(errno));
+	rc = elf_load(map, (size_t)st.st_size, &vm->mem, BOOT_HIMEM_ADDR, &info,
+		      why, sizeof(why));
+	munmap(map, (size_t)st.st_size);
+	if (rc < 0)
+		return errf(err, errlen, -ENOEXEC,
+			    "kernel %s: %s (need an uncompressed vmlinux)",
+			    path, why);
+	vm->entry = info.entry;
+	return 0;
+}
+
+/* Root must be ext4: check the superblock magic before booting. */
+static int check_root(const char *path, char *err, size_t errlen)
+{
+	uint16_t magic = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errf(err, errlen, -errno, "%s: %s", path,
+			    strerror(errno));
+	if (pread(fd, &magic, 2, 1024 + 0x38) != 2 || magic != 0xef53) {
+		close(fd);
+		return errf(err, errlen, -EINVAL,
+			    "%s: not an ext4 image (make one with 'mvm image build')",
+			    path);
+	}
+	close(fd);
+	return 0;
+}
+
+static void vdev_irq(void *opaque)
+{
+	struct vdev *d = opaque;
+	uint64_t one = 1;
+
+	if (d->irqfd >= 0) {
+		if (write(d->irqfd, &one, sizeof(one)) < 0) {
+			/* eventfd counter saturation only; the guest will
+			 * still see the pending interrupt status */
+		}
+		return;
+	}
+	uart_irq(d->vm, d->irq, 1);
+	uart_irq(d->vm, d->irq, 0);
+}
+
+static int wire_eventfds(struct mvm_vm *vm, struct vdev *d)
+{
+	unsigned q;
+
+	if (xioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_IRQFD) >
+	    0) {
+		struct kvm_irqfd irqfd = {.gsi = d->irq};
+
+		d->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (d->irqfd < 0)
+			return -errno;
+		irqfd.fd = (uint32_t)d->irqfd;
+		if (xioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+			close(d->irqfd);
+			d->irqfd = -1;
+		}
+	}
+	if (xioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+		   (void *)(long)KVM_CAP_IOEVENTFD) <= 0)
+		return 0;
+	for (q = 0; q < d->nq; q++) {
+		struct kvm_ioeventfd ev = {
+			.datamatch = q,
+			.addr = d->base + 0x050, /* QueueNotify */
+			.len = 4,
+			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+		};
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		if (fd < 0)
+			return -errno;
+		ev.fd = fd;
+		if (xioctl(vm->vm_fd, KVM_IOEVENTFD, &ev) < 0) {
+			close(fd);
+			continue; /* that queue's notify exits to us instead */
+		}
+		d->ioeventfd[q] = fd;
+	}
+	return 0;
+}
+
+static int add_disks(struct mvm_vm *vm, char *err, size_t errlen)
+{
+	static const enum blk_mode modes[] = {
+		[MVM_DISK_RO] = BLK_RO,
+		[MVM_DISK_RW] = BLK_RW,
+		[MVM_DISK_COW] = BLK_COW,
+	};
+	size_t i;
+	int rc;
+
+	for (i = 0; i < vm->cfg.ndisks; i++) {
+		struct vdev *d = &vm->devs[i];
+		struct blk_config bc = {
+			.path = vm->cfg.disks[i].path,
+			.mode = modes[vm->cfg.disks[i].mode],
+			.mem = &vm->mem,
+			.irq = vdev_irq,
+			.irq_opaque = d,
+			.no_io_uring = vm->cfg.no_io_uring,
+		};
+
+		d->vm = vm;
+		d->base = VIRTIO_BASE + i * VIRTIO_MMIO_WINDOW;
+		d->irq = VIRTIO_IRQ_BASE + (unsigned)i;
+		d->irqfd = -1;
+		memset(d->ioeventfd, -1, sizeof(d->ioeventfd));
+		rc = blk_create(&bc, &d->t, err, errlen);
+		if (rc < 0)
+			return rc;
+		vm->ndevs++;
+		d->nq = virtio_mmio_num_queues(d->t);
+		if (d->nq > MAX_QUEUES)
+			d->nq = MAX_QUEUES;
+		rc = wire_eventfds(vm, d);
+		if (rc < 0)
+			return errf(err, errlen, rc, "eventfd: %s",
+				    strerror(-rc));
+	}
+	return 0;
+}
+
+static int build_cmdline(struct mvm_vm *vm, char *err, size_t errlen)
+{
+	struct cmdline_dev devs[MVM_MAX_DISKS];
+	struct cmdline_parts p = {
+		.pvm = vm->pvm,
+		.devs = devs,
+		.ndevs = vm->ndevs,
+		.extra = vm->cfg.extra_cmdline,
+		.args = vm->cfg.job_args,
+		.nargs = vm->cfg.njob_args,
+	};
+	unsigned i;
+
+	for (i = 0; i < vm->ndevs; i++)
+		devs[i] = (struct cmdline_dev){.base = vm->devs[i].base,
+					       .size = VIRTIO_MMIO_WINDOW,
+					       .irq = vm->devs[i].irq};
+	if (cmdline_build(vm->cmdline, sizeof(vm->cmdline), &p) < 0)
+		return errf(err, errlen, -E2BIG,
+			    "job arguments too long: the kernel command line is limited to %d bytes",
+			    BOOT_CMDLINE_MAX - 1);
+	return 0;
+}
+
+static int setup_cpuid(struct mvm_vm *vm, struct vcpu *c)
+{
+	int nent = 256, rc;
+	struct kvm_cpuid2 *cpuid;
+
+	for (;;) {
+		cpuid = calloc(1, sizeof(*cpuid) +
+					  nent * sizeof(struct kvm_cpuid_entry2));
+		if (!cpuid)
+			return -ENOMEM;
+		cpuid->nent = (uint32_t)nent;
+		rc = xioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid);
+		if (rc != -E2BIG)
+			break;
+		free(cpuid);
+		nent *= 2;
+		if (nent > 4096)
+			return -E2BIG;
+	}
+	if (rc == 0) {
+		uint32_t i;
+
+		for (i = 0; i < cpuid->nent; i++) {
+			struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+			if (e->function == 1) {
+				/* initial APIC id; "running on a hypervisor" */
+				e->ebx = (e->ebx & 0x00ffffff) | (c->id << 24);
+				e->ecx |= 1U << 31;
+			} else if (e->function == 0xb) {
+				e->edx = c->id;
+			}
+		}
+		rc = xioctl(c->fd, KVM_SET_CPUID2, cpuid);
+	}
+	free(cpuid);
+	return rc;
+}
+
+static void set_segment(struct kvm_segment *k, const struct boot_segment *b)
+{
+	*k = (struct kvm_segment){
+		.base = b->base,
+		.limit = b->limit,
+		.selector = b->selector,
+		.type = b->type,
+		.present = b->present,
+		.dpl = b->dpl,
+		.db = b->db,
+		.s = b->s,
+		.l = b->l,
+		.g = b->g,
+	};
+}
+
+static int setup_boot_cpu(struct mvm_vm *vm, struct vcpu *c)
+{
+	struct boot_cpu_state s;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = {0};
+	struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
+	int rc;
+
+	boot_cpu_state(vm->entry, &s);
+	rc = xioctl(c->fd, KVM_GET_SREGS, &sregs);
+	if (rc < 0)
+		return rc;
+	set_segment(&sregs.cs, &s.cs);
+	set_segment(&sregs.ds, &s.ds);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	set_segment(&sregs.tr, &s.tr);
+	sregs.gdt.base = s.gdt_base;
+	sregs.gdt.limit = s.gdt_limit;
+	sregs.idt.base = s.idt_base;
+	sregs.idt.limit = s.idt_limit;
+	sregs.cr0 = s.cr0;
+	sregs.cr3 = s.cr3;
+	sregs.cr4 = s.cr4;
+	sregs.efer = s.efer;
+	rc = xioctl(c->fd, KVM_SET_SREGS, &sregs);
+	if (rc < 0)
+		return rc;
+	regs.rip = s.rip;
+	regs.rsp = regs.rbp = s.rsp;
+	regs.rsi = s.rsi;
+	regs.rflags = s.rflags;
+	rc = xioctl(c->fd, KVM_SET_REGS, &regs);
+	if (rc < 0)
+		return rc;
+	return xioctl(c->fd, KVM_SET_FPU, &fpu);
+}
+
+/* LINT0 delivers ExtINT (the PIC) and LINT1 NMI, as on a PC. */
+static int setup_lapic(struct vcpu *c)
+{
+	struct kvm_lapic_state l;
+	uint32_t *lint0 = (uint32_t *)(void *)(l.regs + 0x350);
+	uint32_t *lint1 = (uint32_t *)(void *)(l.regs + 0x360);
+	int rc = xioctl(c->fd, KVM_GET_LAPIC, &l);
+
+	if (rc < 0)
+		return rc;
+	*lint0 = (*lint0 & ~0x700U) | (7U << 8);
+	*lint1 = (*lint1 & ~0x700U) | (4U << 8);
+	return xioctl(c->fd, KVM_SET_LAPIC, &l);
+}
+
+static int create_vcpus(struct mvm_vm *vm, char *err, size_t errlen)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < vm->ncpus; i++) {
+		struct vcpu *c = &vm->vcpus[i];
+
+		c->vm = vm;
+		c->id = i;
+		c->fd = xioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(long)i);
+		if (c->fd < 0)
+			return errf(err, errlen, c->fd, "KVM_CREATE_VCPU %u: %s",
+				    i, strerror(-c->fd));
+		c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, c->fd, 0);
+		if (c->run == MAP_FAILED) {
+			c->run = NULL;
+			return errf(err, errlen, -errno, "mmap kvm_run: %s",
+				    strerror(errno));
+		}
+		rc = setup_cpuid(vm, c);
+		if (rc == 0)
+			rc = setup_lapic(c);
+		if (rc == 0 && i == 0)
+			rc = setup_boot_cpu(vm, c);
+		if (rc < 0)
+			return errf(err, errlen, rc, "vcpu %u set-up: %s", i,
+				    strerror(-rc));
+	}
+	return 0;
+}
+
+int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out,
+		  char *err, size_t errlen)
+{
+	struct timespec t0;
+	struct mvm_vm *vm;
+	char why[160];
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	*out = NULL;
+	if (cfg->ndisks < 1 || cfg->ndisks > MVM_MAX_DISKS)
+		return errf(err, errlen, -EINVAL, "need 1..%d disks",
+			    MVM_MAX_DISKS);
+	if (cfg->mem_mib < (BOOT_MIN_MEM >> 20) || cfg->mem_mib > MVM_MAX_MEM_MIB)
+		return errf(err, errlen, -EINVAL, "--mem must be %llu..%d MiB",
+			    BOOT_MIN_MEM >> 20, MVM_MAX_MEM_MIB);
+	if (cfg->cpus < 1 || cfg->cpus > BOOT_MAX_CPUS)
+		return errf(err, errlen, -EINVAL, "--cpus must be 1..%d",
+			    BOOT_MAX_CPUS);
+	rc = check_root(cfg->disks[0].path, err, errlen);
+	if (rc < 0)
+		return rc;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return errf(err, errlen, -ENOMEM, "out of memory");
+	vm->cfg = *cfg;
+	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
+	vm->ncpus = cfg->cpus;
+	vm->pvm = cfg->host == MVM_HOST_PVM ||
+		  (cfg->host == MVM_HOST_AUTO && mvm_host_is_pvm());
+	vm->result.stats.ms_to_boot_marker = -1;
+	pthread_mutex_init(&vm->io_lock, NULL);
+	pthread_mutex_init(&vm->result_lock, NULL);
+	uart_init(&vm->com1, &com1_ops, vm);
+	uart_init(&vm->com2, &com2_ops, vm);
+	jobchan_init(&vm->chan);
+	for (unsigned i = 0; i < BOOT_MAX_CPUS; i++)
+		vm->vcpus[i].fd = -1;
+	*out = vm; /* mvm_vm_destroy() cleans up a partial VM */
+
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0)
+		return errf(err, errlen, -errno, "eventfd: %s", strerror(errno));
+	rc = open_kvm(vm, err, errlen);
+	if (rc == 0)
+		rc = create_vm(vm, err, errlen);
+	if (rc == 0)
+		rc = load_kernel(vm, err, errlen);
+	if (rc == 0)
+		rc = add_disks(vm, err, errlen);
+	if (rc == 0)
+		rc = build_cmdline(vm, err, errlen);
+	if (rc == 0 && boot_setup(&vm->mem, vm->cmdline, vm->ncpus, why,
+				  sizeof(why)) < 0)
+		rc = errf(err, errlen, -EINVAL, "boot set-up: %s", why);
+	if (rc == 0)
+		rc = create_vcpus(vm, err, errlen);
+	if (rc < 0)
+		return rc;
+	vm->ms_create = ms_since(&t0);
+	return 0;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only interrupts KVM_RUN */
+}
+
+static int install_kick_handler(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN must return */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(MVM_KICK_SIGNAL, &sa, NULL) < 0)
+		return -errno;
+	/* Blocked everywhere but in vCPU threads. */
+	sigemptyset(&set);
+	sigaddset(&set, MVM_KICK_SIGNAL);
+	return -pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static void stop_vcpus(struct mvm_vm *vm)
+{
+	unsigned i;
+
+	atomic_store(&vm->stopping, 1);
+	for (i = 0; i < vm->ncpus; i++) {
+		struct vcpu *c = &vm->vcpus[i];
+
+		if (!c->started)
+			continue;
+		c->run->immediate_exit = 1;
+		pthread_kill(c->thread, MVM_KICK_SIGNAL);
+	}
+	for (i = 0; i < vm->ncpus; i++) {
+		if (vm->vcpus[i].started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].started = 0;
+		}
+	}
+}
+
+static int epoll_add(int ep, int fd, uint64_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+#define TAG_STOP (1ULL << 32)
+#define TAG_TIMER (2ULL << 32)
+#define TAG_CANCEL (3ULL << 32)
+#define TAG_QUEUE(dev, q) ((4ULL << 32) | ((uint64_t)(dev) << 16) | (q))
+
+static int setup_loop(struct mvm_vm *vm, int ep, int *timer_fd)
+{
+	struct itimerspec its = {.it_value = {.tv_sec = vm->cfg.timeout_sec}};
+	unsigned i, q;
+	int rc;
+
+	rc = epoll_add(ep, vm->stop_efd, TAG_STOP);
+	if (rc == 0 && vm->cfg.cancel_fd >= 0)
+		rc = epoll_add(ep, vm->cfg.cancel_fd, TAG_CANCEL);
+	for (i = 0; rc == 0 && i < vm->ndevs; i++)
+		for (q = 0; rc == 0 && q < vm->devs[i].nq; q++)
+			if (vm->devs[i].ioeventfd[q] >= 0)
+				rc = epoll_add(ep, vm->devs[i].ioeventfd[q],
+					       TAG_QUEUE(i, q));
+	if (rc == 0 && vm->cfg.timeout_sec > 0) {
+		*timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+		if (*timer_fd < 0)
+			return -errno;
+		if (timerfd_settime(*timer_fd, 0, &its, NULL) < 0)
+			return -errno;
+		rc = epoll_add(ep, *timer_fd, TAG_TIMER);
+	}
+	return rc;
+}
+
+static void event_loop(struct mvm_vm *vm, int ep)
+{
+	struct epoll_event evs[16];
+	uint64_t v;
+	int i, n;
+
+	while (!atomic_load(&vm->stopping)) {
+		n = epoll_wait(ep, evs, 16, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			vm_stop(vm, MVM_HOST_ERROR, 0, "epoll_wait: %s",
+				strerror(errno));
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			uint64_t tag = evs[i].data.u64;
+
+			if (tag == TAG_TIMER) {
+				vm_stop(vm, MVM_TIMEOUT, 0,
+					"job timed out after %u s; VM killed",
+					vm->cfg.timeout_sec);
+			} else if (tag == TAG_CANCEL) {
+				vm_stop(vm, MVM_CANCELLED, 0,
+					"cancelled; VM killed");
+			} else if (tag >> 32 == 4) {
+				struct vdev *d = &vm->devs[(tag >> 16) & 0xffff];
+				unsigned q = tag & 0xffff;
+
+				if (read(d->ioeventfd[q], &v, sizeof(v)) ==
+				    sizeof(v))
+					virtio_mmio_kick(d->t, q);
+			}
+			/* TAG_STOP: the loop condition sees it */
+		}
+	}
+}
+
+int mvm_vm_run(struct mvm_vm *vm, struct mvm_result *res)
+{
+	int ep, timer_fd = -1, rc;
+	unsigned i;
+
+	clock_gettime(CLOCK_MONOTONIC, &vm->t_run_start);
+	rc = install_kick_handler();
+	if (rc < 0)
+		return rc;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -errno;
+	rc = setup_loop(vm, ep, &timer_fd);
+	for (i = 0; rc == 0 && i < vm->ncpus; i++) {
+		rc = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread,
+				     &vm->vcpus[i]);
+		if (rc == 0)
+			vm->vcpus[i].started = 1;
+	}
+	if (rc == 0)
+		event_loop(vm, ep);
+	else
+		vm_stop(vm, MVM_HOST_ERROR, 0, "VM start: %s", strerror(-rc));
+	stop_vcpus(vm);
+	close(ep);
+	if (timer_fd >= 0)
+		close(timer_fd);
+
+	pthread_mutex_lock(&vm->result_lock);
+	*res = vm->result;
+	pthread_mutex_unlock(&vm->result_lock);
+	res->stats.exits_io = atomic_load(&vm->exits_io);
+	res->stats.exits_mmio = atomic_load(&vm->exits_mmio);
+	res->stats.exits_other = atomic_load(&vm->exits_other);
+	res->stats.ms_create = vm->ms_create;
+	res->stats.ms_run = ms_since(&vm->t_run_start);
+	for (i = 0; i < vm->tail_len; i++)
+		res->console_tail[i] =
+			vm->tail[(vm->tail_pos + CONSOLE_TAIL - vm->tail_len + i) %
+				 CONSOLE_TAIL];
+	res->console_tail[vm->tail_len < sizeof(res->console_tail)
+				  ? vm->tail_len
+				  : sizeof(res->console_tail) - 1] = '\0';
+	return 0;
+}
+
+void mvm_vm_destroy(struct mvm_vm *vm)
+{
+	unsigned i, q;
+
+	if (!vm)
+		return;
+	stop_vcpus(vm);
+	for (i = 0; i < vm->ndevs; i++) {
+		struct vdev *d = &vm->devs[i];
+
+		virtio_mmio_free(d->t);
+		if (d->irqfd >= 0)
+			close(d->irqfd);
+		for (q = 0; q < MAX_QUEUES; q++)
+			if (d->ioeventfd[q] >= 0)
+				close(d->ioeventfd[q]);
+	}
+	for (i = 0; i < vm->ncpus; i++) {
+		if (vm->vcpus[i].run)
+			munmap(vm->vcpus[i].run, vm->run_size);
+		if (vm->vcpus[i].fd >= 0)
+			close(vm->vcpus[i].fd);
+	}
+	if (vm->mem.host)
+		munmap(vm->mem.host, vm->mem.size);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	pthread_mutex_destroy(&vm->io_lock);
+	pthread_mutex_destroy(&vm->result_lock);
+	free(vm);
+}
