@@ -1,0 +1,18 @@
+#!/bin/sh
+# `make test`: unit tests, then end-to-end tests that boot real VMs on
+# /dev/kvm. Prints one closing line: "N passed, N failed".
+# Usage: tests/run-all.sh UNIT_BINARY...
+here=$(dirname "$0")
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$here/run-unit.sh" "$@" | tee "$out"
+"$here/e2e/run.sh" | tee -a "$out"
+passed=0
+failed=0
+for line in $(sed -n 's/^\(unit\|e2e\): \([0-9]*\) passed, \([0-9]*\) failed$/\2:\3/p' "$out"); do
+	passed=$((passed + ${line%%:*}))
+	failed=$((failed + ${line##*:}))
+done
+[ -n "$(sed -n '/^e2e: [0-9]* passed/p' "$out")" ] || failed=$((failed + 1))
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
