@@ -46,6 +46,15 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup256(void **state)
+{
+	struct fx *f = mkfx(256, 256);
+
+	assert_null(vq_set_ready(&f->q));
+	*state = f;
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -144,11 +153,12 @@ static void test_head_out_of_range(void **state)
 	assert_true(f->q.broken);
 	assert_int_equal(vq_pop(&f->q, &f->c), VQ_BROKEN);
 	assert_int_equal(fq_used_idx(&f->fq), 0);
+}
 
-	/* 0xffff as well. */
-	teardown(state);
-	setup(state);
-	f = *state;
+static void test_head_ffff(void **state)
+{
+	struct fx *f = *state;
+
 	fq_publish(&f->fq, 0xffff);
 	assert_int_equal(vq_pop(&f->q, &f->c), VQ_BROKEN);
 }
@@ -339,6 +349,49 @@ static void test_avail_runs_ahead(void **state)
 	assert_int_equal(vq_pop(&f->q, &f->c), VQ_BROKEN);
 }
 
+/* Row 9 with heads that are not in flight: outstanding = avail - used,
+ * not avail - popped. */
+static void test_avail_ahead_of_used(void **state)
+{
+	struct fx *f = *state;
+	uint16_t i;
+
+	for (i = 0; i < 16; i++) {
+		fq_set_desc(&f->fq, i, BUF, 16, 0, 0);
+		fq_publish(&f->fq, i);
+	}
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(vq_pop(&f->q, &f->c), VQ_CHAIN);
+		assert_int_equal(vq_push_used(&f->q, f->c.head, 0), 0);
+	}
+	for (i = 0; i < 8; i++)
+		assert_int_equal(vq_pop(&f->q, &f->c), VQ_CHAIN);
+	/* 8 in flight; heads 0..7 are free again: 16 outstanding is fine. */
+	for (i = 0; i < 8; i++)
+		fq_publish(&f->fq, i);
+	assert_int_equal(vq_pop(&f->q, &f->c), VQ_CHAIN);
+	assert_int_equal(vq_push_used(&f->q, f->c.head, 0), 0);
+	/* Now 15 outstanding; two more makes 17. */
+	fq_publish(&f->fq, 0);
+	fq_publish(&f->fq, 1);
+	assert_int_equal(vq_pop(&f->q, &f->c), VQ_BROKEN);
+}
+
+/* Row 1 at the largest queue: a cycle through all 256 descriptors stops
+ * without overrunning the chain array. */
+static void test_cycle_full_queue(void **state)
+{
+	struct fx *f = *state;
+	uint16_t i;
+
+	for (i = 0; i < 256; i++)
+		fq_set_desc(&f->fq, i, BUF + i, 1, VRING_DESC_F_NEXT,
+			    (uint16_t)((i + 1) % 256));
+	fq_publish(&f->fq, 0);
+	assert_int_equal(vq_pop(&f->q, &f->c), VQ_BAD_CHAIN);
+	assert_returned(f, 1, 0);
+}
+
 static void test_avail_idx_jump(void **state)
 {
 	struct fx *f = *state;
@@ -482,6 +535,7 @@ int main(void)
 	    T(test_not_ready_is_empty),
 	    T(test_cycle),
 	    T(test_head_out_of_range),
+	    T(test_head_ffff),
 	    T(test_next_out_of_range),
 	    T(test_same_head_twice),
 	    T(test_same_head_after_completion),
@@ -492,6 +546,9 @@ int main(void)
 	    T(test_zero_length),
 	    T(test_indirect_rejected),
 	    T(test_avail_runs_ahead),
+	    T(test_avail_ahead_of_used),
+	    cmocka_unit_test_setup_teardown(test_cycle_full_queue, setup256,
+					    teardown),
 	    T(test_avail_idx_jump),
 	    T(test_index_wrap),
 	    T(test_direction_order),
