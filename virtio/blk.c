@@ -583,7 +583,11 @@ int blk_create(const struct blk_config *c, struct virtio_mmio **out, char *err,
 	/* Falls back to preadv/pwritev where io_uring is unavailable. */
 	b->ring_inited =
 	    !c->no_io_uring && io_uring_queue_init(BLK_BATCH, &b->ring, 0) == 0;
-	b->use_uring = b->ring_inited;
+	/* SUBMIT_STABLE (5.5+): the kernel has copied the iovec arrays once
+	 * io_uring_submit() returns, so slots can be reused even if a wait
+	 * for completions fails. */
+	b->use_uring =
+	    b->ring_inited && (b->ring.features & IORING_FEAT_SUBMIT_STABLE);
 
 	/* 5.2.4: capacity, seg_max, blk_size; the rest stays 0. */
 	memcpy(b->config + offsetof(struct virtio_blk_config, capacity),
