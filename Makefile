@@ -11,6 +11,9 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 VMM_OBJS := $(BUILD)/vmm/vm.o $(BUILD)/vmm/boot.o $(BUILD)/vmm/elf.o \
             $(BUILD)/vmm/uart.o $(BUILD)/vmm/jobchan.o $(BUILD)/vmm/cmdline.o
 
+# The fragments below define rules; keep `all` the default goal.
+.DEFAULT_GOAL := all
+
 include virtio/virtio.mk
 include images/images.mk
 

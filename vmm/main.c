@@ -302,7 +302,8 @@ static int cancel_signals(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-static void print_stats(const struct mvm_result *r)
+static void print_stats(const struct mvm_result *r, uint64_t vmm_kib,
+			uint64_t guest_kib)
 {
 	const struct mvm_stats *s = &r->stats;
 
@@ -311,7 +312,8 @@ static void print_stats(const struct mvm_result *r)
 		"\"ms_to_first_run\":%.3f,\"ms_to_boot_marker\":%.3f,"
 		"\"exits_to_boot_marker\":%llu,\"ms_run\":%.3f,"
 		"\"exits_io\":%llu,\"exits_mmio\":%llu,\"exits_other\":%llu,"
-		"\"output_bytes\":%llu,\"console_bytes\":%llu}\n",
+		"\"output_bytes\":%llu,\"console_bytes\":%llu,"
+		"\"vmm_rss_kib\":%llu,\"guest_rss_kib\":%llu}\n",
 		s->ms_create, s->cpu_ms_to_first_run, s->ms_to_first_run,
 		s->ms_to_boot_marker,
 		(unsigned long long)s->exits_to_boot_marker, s->ms_run,
@@ -319,7 +321,8 @@ static void print_stats(const struct mvm_result *r)
 		(unsigned long long)s->exits_mmio,
 		(unsigned long long)s->exits_other,
 		(unsigned long long)s->output_bytes,
-		(unsigned long long)s->console_bytes);
+		(unsigned long long)s->console_bytes,
+		(unsigned long long)vmm_kib, (unsigned long long)guest_kib);
 }
 
 static int exit_code(const struct mvm_result *r, int cancel_fd)
@@ -362,6 +365,7 @@ static int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = {0};
 	struct mvm_result res;
+	uint64_t vmm_kib = 0, guest_kib = 0;
 	struct mvm_vm *vm;
 	sigset_t set;
 	char err[512];
@@ -383,13 +387,15 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_MVM_ERROR;
 	}
 	rc = mvm_vm_run(vm, &res);
+	if (rc == 0 && o.stats && mvm_vm_rss(vm, &vmm_kib, &guest_kib) < 0)
+		vmm_kib = guest_kib = 0;
 	mvm_vm_destroy(vm);
 	if (rc < 0) {
 		fprintf(stderr, "mvm: run: %s\n", strerror(-rc));
 		return EXIT_MVM_ERROR;
 	}
 	if (o.stats)
-		print_stats(&res);
+		print_stats(&res, vmm_kib, guest_kib);
 	report(&o, &res);
 	return exit_code(&res, o.cfg.cancel_fd);
 }

@@ -115,6 +115,14 @@ void mvm_vm_destroy(struct mvm_vm *vm);
 /* The kernel command line mvm_vm_create gives the guest (for --help/debug). */
 const char *mvm_vm_cmdline(const struct mvm_vm *vm);
 
+/*
+ * Resident memory of this process split into guest RAM and everything else
+ * (the VMM's own overhead), in KiB, from /proc/self/smaps. For benchmarks:
+ * it reads and parses the whole smaps file.
+ */
+int mvm_vm_rss(const struct mvm_vm *vm, uint64_t *vmm_kib,
+	       uint64_t *guest_kib);
+
 /* Is /dev/kvm backed by PVM (software KVM)? */
 int mvm_host_is_pvm(void);
 

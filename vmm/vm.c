@@ -143,6 +143,35 @@ int mvm_host_is_pvm(void)
 	return access("/sys/module/kvm_pvm", F_OK) == 0;
 }
 
+int mvm_vm_rss(const struct mvm_vm *vm, uint64_t *vmm_kib,
+	       uint64_t *guest_kib)
+{
+	unsigned long long lo, hi, kib;
+	uintptr_t guest = (uintptr_t)vm->mem.host;
+	int in_guest = 0;
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	if (!f)
+		return -errno;
+	*vmm_kib = *guest_kib = 0;
+	while (fgets(line, sizeof(line), f)) {
+		/* mapping headers start "lo-hi "; field lines "Key: n kB" */
+		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2) {
+			in_guest = lo == guest;
+			continue;
+		}
+		if (sscanf(line, "Rss: %llu kB", &kib) == 1) {
+			if (in_guest)
+				*guest_kib += kib;
+			else
+				*vmm_kib += kib;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
 const char *mvm_vm_cmdline(const struct mvm_vm *vm)
 {
 	return vm->cmdline;
