@@ -62,7 +62,7 @@ static int errf(char *err, size_t errlen, int r, const char *fmt, ...)
 
 uint64_t image_auto_size_mib(uint64_t content_bytes)
 {
-	const uint64_t mib = 1024 * 1024;
+	const uint64_t mib = (uint64_t)1024 * 1024;
 	uint64_t bytes = content_bytes + content_bytes / 4 + 16 * mib;
 
 	return (bytes + mib - 1) / mib;
@@ -312,7 +312,7 @@ static int stage_parent(struct build *b, const char *path, const char **base)
 /* Create (replacing any non-directory there) the image file path. */
 static int stage_create(struct build *b, const char *path, mode_t mode)
 {
-	const char *base;
+	const char *base = "";
 	int dir = stage_parent(b, path, &base), fd;
 
 	if (dir < 0)
@@ -334,7 +334,7 @@ static int stage_create(struct build *b, const char *path, mode_t mode)
 
 static int stage_mkdir(struct build *b, const char *path, mode_t mode)
 {
-	const char *base;
+	const char *base = "";
 	int dir = stage_parent(b, path, &base), r = 0;
 
 	if (dir < 0)
@@ -643,7 +643,7 @@ static int add_binary(struct build *b, const char *spec)
 	const char *paths[MAX_LIBS];
 	char *out;
 	size_t n, i;
-	int r, status;
+	int r, status = 0;
 
 	snprintf(what, sizeof(what), "--add-binary %s", spec);
 	if (colon && colon[1] == '/') {
@@ -894,7 +894,7 @@ static int make_fs(struct build *b)
 			      tmp,
 			      size,
 			      NULL};
-	int fd, r, status;
+	int fd, r, status = 0;
 	size_t i;
 
 	if (slash)
@@ -917,6 +917,7 @@ static int make_fs(struct build *b)
 		r = BERR(b, -ENOMEM, "image build: out of memory");
 		goto fail;
 	}
+	out[0] = '\0';
 	r = run_capture(argv, out, MKFS_OUT_MAX, &status);
 	for (i = 0; r == -ENOENT && !o->mkfs && i < 2; i++) {
 		argv[0] = fallback[i];
@@ -937,7 +938,7 @@ static int make_fs(struct build *b)
 			line--;
 		if (strncmp(line, "mkfs.ext4: ", 11) == 0)
 			line += 11;
-		if (*line)
+		if (strlen(line) > 0)
 			r = BERR(b, -EIO, "mkfs.ext4 failed: %.300s", line);
 		else
 			r = BERR(b, -EIO, "mkfs.ext4 failed: %s %d",
@@ -973,7 +974,9 @@ int image_build(const struct image_build_opts *o, char *err, size_t errlen)
 	const char *tmpdir = getenv("TMPDIR");
 	const void *init = o->init ? o->init : mvm_init_start;
 	size_t init_len =
-	    o->init ? o->init_len : (size_t)(mvm_init_end - mvm_init_start);
+	    o->init
+		? o->init_len
+		: (size_t)((uintptr_t)mvm_init_end - (uintptr_t)mvm_init_start);
 	int src, dst, r;
 	size_t i;
 

@@ -42,7 +42,7 @@ static const char *printable(const char *s, size_t n, char out[36])
 	if (n > 32)
 		n = 32;
 	for (i = 0; i < n; i++)
-		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+		out[i] = (char)((s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?');
 	out[i] = '\0';
 	return out;
 }
