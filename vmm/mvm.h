@@ -23,6 +23,9 @@
 #define MVM_DEFAULT_MEM_MIB 128
 #define MVM_MAX_MEM_MIB 3072 /* RAM stays below the 32-bit MMIO hole */
 #define MVM_KICK_SIGNAL (SIGRTMIN + 1)
+/* Job arguments ride on the kernel command line, and Linux panics when init
+ * would get more than CONFIG_INIT_ENV_ARG_LIMIT (32) argv entries. */
+#define MVM_MAX_JOB_ARGS 24
 
 enum mvm_disk_mode {
 	MVM_DISK_RO, /* guest may only read; writes fail with an I/O error */

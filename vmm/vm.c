@@ -920,6 +920,9 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out,
 	if (cfg->cpus < 1 || cfg->cpus > BOOT_MAX_CPUS)
 		return errf(err, errlen, -EINVAL, "--cpus must be 1..%d",
 			    BOOT_MAX_CPUS);
+	if (cfg->njob_args > MVM_MAX_JOB_ARGS)
+		return errf(err, errlen, -E2BIG, "at most %d job arguments",
+			    MVM_MAX_JOB_ARGS);
 	rc = check_root(cfg->disks[0].path, err, errlen);
 	if (rc < 0)
 		return rc;
