@@ -790,6 +790,10 @@ static int setup_cpuid(struct mvm_vm *vm, struct vcpu *c)
 				/* initial APIC id; "running on a hypervisor" */
 				e->ebx = (e->ebx & 0x00ffffff) | (c->id << 24);
 				e->ecx |= 1U << 31;
+				/* PVM cannot emulate cmpxchg16b in ring 0 (SLUB
+				 * uses it); this bit does follow KVM_SET_CPUID2. */
+				if (vm->pvm)
+					e->ecx &= ~(1U << 13);
 			} else if (e->function == 0xb) {
 				e->edx = c->id;
 			}
