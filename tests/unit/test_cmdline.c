@@ -26,6 +26,7 @@ static void test_kvm_host(void **state)
 	/* PVM workarounds stay off on hardware KVM */
 	assert_null(strstr(buf, "clearcpuid"));
 	assert_null(strstr(buf, "pvm_quirks"));
+	assert_null(strstr(buf, "noreplace-smp"));
 	assert_null(strstr(buf, " --"));
 }
 
@@ -38,6 +39,7 @@ static void test_pvm_host(void **state)
 	assert_non_null(strstr(buf, "noxsave"));
 	assert_non_null(strstr(buf, "clearcpuid=308,151,288,152,304,297,580"));
 	assert_non_null(strstr(buf, "pvm_quirks"));
+	assert_non_null(strstr(buf, "noreplace-smp"));
 }
 
 static void test_args_are_encoded_after_dashes(void **state)
