@@ -54,7 +54,8 @@ static const char usage_run[] =
 	"options:\n"
 	"  -m, --mem MIB           guest RAM (default 128, 16..3072)\n"
 	"  -c, --cpus N            virtual CPUs (default 1)\n"
-	"  -t, --timeout SEC       kill the VM after SEC seconds (default: none)\n"
+	"  -t, --timeout SEC       kill the VM SEC seconds after it starts, boot\n"
+	"                          included (default: no limit)\n"
 	"  -k, --kernel PATH       guest kernel, an uncompressed vmlinux (default:\n"
 	"                          $MVM_KERNEL, else vmlinux next to the mvm binary)\n"
 	"  -d, --disk PATH[:ro|:rw]  attach another disk (/dev/vdb, /dev/vdc, ...);\n"
@@ -373,6 +374,9 @@ static int cmd_run(int argc, char **argv)
 
 	if (parse_run(argc, argv, &o) < 0)
 		return EXIT_MVM_ERROR;
+	/* A reader that goes away (mvm run ... | head) must not kill mvm
+	 * before it has stopped the VM; the output is dropped instead. */
+	signal(SIGPIPE, SIG_IGN);
 	if (open_console(&o) < 0)
 		return EXIT_MVM_ERROR;
 	o.cfg.cancel_fd = cancel_signals(&set);
