@@ -1089,6 +1089,21 @@ static void event_loop(struct mvm_vm *vm, int ep)
 	}
 }
 
+/* A reset right after "Kernel panic" on the console was a panic (panic=-1
+ * reboots at once): say so, with the panic's reason. */
+static void name_panic(struct mvm_result *res)
+{
+	const char *p = strstr(res->console_tail, "Kernel panic - not syncing: ");
+	size_t n;
+
+	if (res->outcome != MVM_GUEST_RESET || !p)
+		return;
+	p += strlen("Kernel panic - not syncing: ");
+	n = strcspn(p, "\r\n");
+	snprintf(res->detail, sizeof(res->detail), "guest kernel panicked: %.*s",
+		 (int)(n < 200 ? n : 200), p);
+}
+
 int mvm_vm_run(struct mvm_vm *vm, struct mvm_result *res)
 {
 	int ep, timer_fd = -1, rc;
@@ -1132,6 +1147,7 @@ int mvm_vm_run(struct mvm_vm *vm, struct mvm_result *res)
 	res->console_tail[vm->tail_len < sizeof(res->console_tail)
 				  ? vm->tail_len
 				  : sizeof(res->console_tail) - 1] = '\0';
+	name_panic(res);
 	return 0;
 }
 
