@@ -147,7 +147,12 @@ run noexec 127 run --timeout 120 "$work/noexec.img"
 check noexec "job program missing from the image: exit 127 and explained" \
 	sh -c "[ $(status noexec) = 127 ] && grep -q 'not found' '$work/noexec.err'"
 
-# ---- boot 4: --timeout kills a spinning job: 124 ------------------------
+# ---- boot 4: a guest kernel panic ends the VM with a clear status -------
+run panic 125 run --timeout 120 --append rootfstype=nosuchfs "$work/job.img"
+check panic "guest kernel panic: exit 125, 'guest kernel panicked' and the reason" \
+	sh -c "[ $(status panic) = 125 ] && grep -q 'guest kernel panicked: VFS: Unable to mount root fs' '$work/panic.err'"
+
+# ---- boot 5: --timeout kills a spinning job: 124 ------------------------
 "$MVM" image build "$work/root" -o "$work/spin.img" \
 	--entry "/bin/sh -c 'echo spinning; while :; do :; done'" >"$work/build3.out" 2>&1
 start=$(date +%s)
