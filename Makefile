@@ -16,6 +16,7 @@ VMM_OBJS := $(BUILD)/vmm/vm.o $(BUILD)/vmm/boot.o $(BUILD)/vmm/elf.o \
 
 include virtio/virtio.mk
 include images/images.mk
+include fuzz/fuzz.mk
 
 LIB_OBJS := $(VMM_OBJS) $(VIRTIO_OBJS) $(IMAGE_OBJS)
 LIBS     := $(VIRTIO_LIBS) -lpthread

@@ -58,6 +58,8 @@ static bool over_limit(const struct manifest *m)
 {
 	size_t len = 16, i;
 
+	if (m->envc > MANIFEST_MAX_ENVS) /* defaults on top of a full list */
+		return true;
 	len += 6 + strlen(m->exec) + 9 + strlen(m->workdir) + 32;
 	for (i = 0; i < m->argc; i++)
 		len += 5 + strlen(m->argv[i]);

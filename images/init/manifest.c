@@ -372,7 +372,9 @@ int manifest_format(const struct manifest *m, char *out, size_t outlen)
 		return -EINVAL;
 	if (m->workdir && (!one_line(m->workdir) || m->workdir[0] != '/'))
 		return -EINVAL;
-	if (m->argc > MANIFEST_MAX_ARGS || m->envc > MANIFEST_MAX_ENVS + 2 ||
+	/* A parsed manifest may hold MAX_ENVS lines plus the two defaults;
+	 * written out, those would be more env lines than a parse accepts. */
+	if (m->argc > MANIFEST_MAX_ARGS || m->envc > MANIFEST_MAX_ENVS ||
 	    m->nmounts > MANIFEST_MAX_MOUNTS || m->uid == UINT32_MAX ||
 	    m->gid == UINT32_MAX)
 		return -EINVAL;

@@ -97,7 +97,8 @@ char *manifest_strerror(const struct manifest_error *err, char *out,
  * Returns the text length (excluding the NUL) like snprintf(), even when it
  * did not fit, or -EINVAL if m could not be parsed back (relative paths, a
  * newline or NUL-free violation, env without '=', field with a space in a
- * mount, too many entries). The result always parses back to the same
+ * mount, more than MANIFEST_MAX_ARGS args or MANIFEST_MAX_ENVS envs, defaults
+ * included). The result always parses back to the same
  * manifest.
  */
 int manifest_format(const struct manifest *m, char *out, size_t outlen);

@@ -274,6 +274,16 @@ static void test_limits(void **state)
 	assert_int_equal(manifest_parse(s, len, M, &err), 0);
 	assert_int_equal(M->envc, MANIFEST_MAX_ENVS + 2);
 	assert_null(M->envp[MANIFEST_MAX_ENVS + 2]);
+	/* with the defaults it would not parse back: format refuses it
+	 * (found by fuzz/regressions/manifest/format-envc-over-limit) */
+	{
+		char *out = malloc(MANIFEST_MAX_SIZE * 2);
+
+		assert_non_null(out);
+		assert_int_equal(manifest_format(M, out, MANIFEST_MAX_SIZE * 2),
+				 -EINVAL);
+		free(out);
+	}
 	len += (size_t)sprintf(s + len, "env LAST=1\n");
 	assert_int_equal(manifest_parse(s, len, M, &err), -EINVAL);
 	assert_int_equal(err.line, 2 + MANIFEST_MAX_ENVS + 1);
