@@ -85,9 +85,14 @@ truncate -s 64M "$tmp/disk.img"
 mkfs.ext4 -q -F -O ^has_journal -d "$disk" "$tmp/disk.img"
 
 # --- command line
-cmdline="console=ttyS0 panic=-1 reboot=k"
+# The same command line mvm uses; see docs/GUEST-KERNEL.md for each flag.
+cmdline="console=ttyS0 panic=-1 reboot=k percpu_alloc=page"
+if [ "$cpus" = 1 ]; then
+	cmdline+=" noreplace-smp"
+fi
 if [ -d /sys/module/kvm_pvm ]; then
-	cmdline+=" noxsave nopcid noinvpcid clearcpuid=308,151,288,152,304,297,580,141 rodata=off"
+	cmdline+=" pvm_quirks noxsave nopcid noinvpcid rodata=off"
+	cmdline+=" clearcpuid=308,151,288,152,304,297,580,141"
 fi
 if [ "$verbose" = 1 ]; then
 	cmdline+=" printk.time=1"
