@@ -1,0 +1,27 @@
+# VMM-side device benchmarks (no VM, no guest kernel). Included by the
+# top-level Makefile, which defines BUILD, CC, CFLAGS and the pattern rule
+# $(BUILD)/%.o: %.c; paths are relative to the repository root.
+#
+#   make bench-blk    build build/bench/blk_bench and print its table
+#                     (bench/blk.sh; BENCH_BLK_ARGS="--json" etc. pass on)
+
+# Included before the top-level Makefile names its first target: keep the
+# rules below from becoming the default goal.
+BENCH_SAVED_GOAL := $(.DEFAULT_GOAL)
+
+BENCH_BLK := $(BUILD)/bench/blk_bench
+
+$(BUILD)/bench/blk_bench.o $(BUILD)/tests/unit/fake_guest.o: \
+	virtio/queue.h virtio/mmio.h virtio/blk.h vmm/mem.h \
+	tests/unit/fake_guest.h
+
+$(BENCH_BLK): $(BUILD)/bench/blk_bench.o $(BUILD)/tests/unit/fake_guest.o \
+		$(BUILD)/libmvm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -luring -lpthread
+
+.PHONY: bench-blk
+bench-blk: $(BENCH_BLK)
+	BLK_BENCH=$(BENCH_BLK) bench/blk.sh $(BENCH_BLK_ARGS)
+
+.DEFAULT_GOAL := $(BENCH_SAVED_GOAL)
