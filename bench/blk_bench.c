@@ -34,6 +34,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/virtio_blk.h>
@@ -93,6 +94,7 @@ struct opts {
 	enum blk_mode read_mode;
 	bool eventfd;
 	bool json;
+	bool verbose;
 };
 
 struct result {
@@ -606,10 +608,11 @@ static void run(const struct opts *o, const char *path,
 
 struct fixed {
 	double mutex_ns;	/* uncontended lock + unlock */
+	double syscall_ns;	/* getppid(): the price of any syscall */
 	double reg_read_ns;	/* virtio_mmio_read of InterruptStatus */
 	double empty_kick_ns;	/* kick with nothing available */
 	double pop_parse_ns[2]; /* vq_pop + blk_parse_request + vq_push_used,
-				   per request, at qd 1 and MAX(qds) */
+				   per request, at qd 1 and 32 */
 	int pop_qd[2];
 };
 
@@ -679,6 +682,14 @@ static void fixed_costs(const struct opts *o, const char *path, struct fixed *f)
 		v[rep] = (now_ns() - t0) / iters;
 	}
 	f->mutex_ns = med_of(v, o->reps);
+	for (rep = 0; rep < o->reps; rep++) {
+		double t0 = now_ns();
+
+		for (i = 0; i < iters / 10; i++)
+			syscall(SYS_getppid);
+		v[rep] = (now_ns() - t0) / (iters / 10);
+	}
+	f->syscall_ns = med_of(v, o->reps);
 
 	rig_init(&r, o, &workloads[0], 1);
 	dev_open(&r, path, BLK_RO, false);
@@ -701,10 +712,7 @@ static void fixed_costs(const struct opts *o, const char *path, struct fixed *f)
 	rig_free(&r);
 
 	f->pop_qd[0] = 1;
-	f->pop_qd[1] = 1;
-	for (i = 0; i < o->nqd; i++)
-		if (o->qds[i] > f->pop_qd[1])
-			f->pop_qd[1] = o->qds[i];
+	f->pop_qd[1] = 32;
 	for (i = 0; i < 2; i++)
 		f->pop_parse_ns[i] = pop_parse(o, f->pop_qd[i]);
 }
@@ -768,6 +776,8 @@ static void print_fixed(const struct fixed *f)
 	printf("\ndevice path without I/O (medians):\n");
 	printf("  pthread mutex lock+unlock, uncontended  %7.1f ns\n",
 	       f->mutex_ns);
+	printf("  syscall round trip (getppid)            %7.1f ns\n",
+	       f->syscall_ns);
 	printf("  virtio_mmio_read (InterruptStatus)      %7.1f ns\n",
 	       f->reg_read_ns);
 	printf("  virtio_mmio_kick, nothing available     %7.1f ns\n",
@@ -775,7 +785,8 @@ static void print_fixed(const struct fixed *f)
 	printf("  vq_pop + blk_parse_request + vq_push_used, 4 KiB read:\n");
 	printf("    qd %-2d                                 %7.1f ns/req\n",
 	       f->pop_qd[0], f->pop_parse_ns[0]);
-	printf("    qd %-2d                                 %7.1f ns/req\n",
+	printf("    qd %-2d                                 %7.1f "
+	       "ns/req\n",
 	       f->pop_qd[1], f->pop_parse_ns[1]);
 }
 
@@ -804,11 +815,13 @@ static void print_json(const struct opts *o, const struct result *all, int n,
 		       x->min, x->max, x->w->bs * 1e3 / x->med, ratio,
 		       i + 1 < n ? "," : "");
 	}
-	printf("], \"fixed\": {\"mutex_ns\": %.1f, \"reg_read_ns\": %.1f, "
+	printf("], \"fixed\": {\"mutex_ns\": %.1f, \"syscall_ns\": %.1f, "
+	       "\"reg_read_ns\": %.1f, "
 	       "\"empty_kick_ns\": %.1f, \"pop_parse_ns_qd%d\": %.1f, "
 	       "\"pop_parse_ns_qd%d\": %.1f}}\n",
-	       f->mutex_ns, f->reg_read_ns, f->empty_kick_ns, f->pop_qd[0],
-	       f->pop_parse_ns[0], f->pop_qd[1], f->pop_parse_ns[1]);
+	       f->mutex_ns, f->syscall_ns, f->reg_read_ns, f->empty_kick_ns,
+	       f->pop_qd[0], f->pop_parse_ns[0], f->pop_qd[1],
+	       f->pop_parse_ns[1]);
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -837,7 +850,8 @@ static void usage(FILE *f)
 		"(ro)\n"
 		"  --eventfd        add the I/O thread's ioeventfd/epoll/irqfd "
 		"syscalls\n"
-		"  --json           JSON instead of the table\n",
+		"  --json           JSON instead of the table\n"
+		"  --verbose        progress on stderr\n",
 		MAX_REPS, MAX_QD);
 }
 
@@ -879,7 +893,8 @@ int main(int argc, char **argv)
 	    {"qd", 1, NULL, 'q'},      {"workload", 1, NULL, 'W'},
 	    {"seg", 1, NULL, 'S'},     {"read-mode", 1, NULL, 'm'},
 	    {"eventfd", 0, NULL, 'e'}, {"json", 0, NULL, 'j'},
-	    {"help", 0, NULL, 'h'},    {NULL, 0, NULL, 0},
+	    {"verbose", 0, NULL, 'v'}, {"help", 0, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {
 	    .size = 256ull << 20,
@@ -946,6 +961,9 @@ int main(int argc, char **argv)
 		case 'j':
 			o.json = true;
 			break;
+		case 'v':
+			o.verbose = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -980,7 +998,7 @@ int main(int argc, char **argv)
 			if (n + N_PATHS > (int)(sizeof(all) / sizeof(all[0])))
 				die("too many rows");
 			run(&o, path, &workloads[wi], o.qds[qi], &all[n]);
-			for (p = 0; p < N_PATHS; p++)
+			for (p = 0; o.verbose && p < N_PATHS; p++)
 				fprintf(stderr,
 					"blk_bench: %s qd %d %s: %.0f ns/req\n",
 					workloads[wi].name, o.qds[qi],
