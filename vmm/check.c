@@ -286,7 +286,9 @@ static void host_kvm(struct report *r)
 	int fd, v;
 
 	if (stat("/dev/kvm", &st) < 0) {
-		say(r, L_FAIL, "/dev/kvm", "%s: load kvm_intel, kvm_amd or kvm_pvm, or enable virtualization in the firmware",
+		say(r, L_FAIL, "/dev/kvm",
+		    "%s: load kvm_intel, kvm_amd or kvm_pvm, or enable "
+		    "virtualization in the firmware",
 		    strerror(errno));
 		return;
 	}
@@ -313,15 +315,18 @@ static void host_kvm(struct report *r)
 		say(r, L_OK, "virtualization", "hardware KVM (%s)", flag);
 	else if (pvm)
 		say(r, L_OK, "virtualization",
-		    "PVM (kvm_pvm, software KVM without VT-x/AMD-V): the guest will get PVM workarounds and boots slowly");
+		    "PVM (kvm_pvm, software KVM without VT-x/AMD-V): the guest "
+		    "will get PVM workarounds and boots slowly");
 	else
 		say(r, L_WARN, "virtualization",
-		    "neither vmx/svm in /proc/cpuinfo nor kvm_pvm loaded: unknown KVM backend");
+		    "neither vmx/svm in /proc/cpuinfo nor kvm_pvm loaded: "
+		    "unknown KVM backend");
 	if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) > 0)
 		say(r, L_OK, "in-kernel irqchip", "KVM_CAP_IRQCHIP");
 	else
 		say(r, L_FAIL, "in-kernel irqchip",
-		    "KVM_CAP_IRQCHIP missing: guest interrupts cannot be delivered");
+		    "KVM_CAP_IRQCHIP missing: guest interrupts cannot be "
+		    "delivered");
 	if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0)
 		say(r, L_OK, "ioeventfd", "KVM_CAP_IOEVENTFD");
 	else
@@ -344,16 +349,19 @@ static void host_uring(struct report *r)
 	e = io_uring_queue_init(4, &ring, 0);
 	if (e < 0) {
 		say(r, L_WARN, "io_uring",
-		    "io_uring_queue_init: %s (kernel.io_uring_disabled = %s): disks use synchronous I/O",
+		    "io_uring_queue_init: %s (kernel.io_uring_disabled = %s): "
+		    "disks use synchronous I/O",
 		    strerror(-e), *dis ? dis : "n/a");
 		return;
 	}
 	if (ring.features & IORING_FEAT_SUBMIT_STABLE)
-		say(r, L_OK, "io_uring", "usable (kernel.io_uring_disabled = %s)",
+		say(r, L_OK, "io_uring",
+		    "usable (kernel.io_uring_disabled = %s)",
 		    *dis ? dis : "n/a");
 	else
 		say(r, L_WARN, "io_uring",
-		    "no IORING_FEAT_SUBMIT_STABLE (kernel < 5.5): disks use synchronous I/O");
+		    "no IORING_FEAT_SUBMIT_STABLE (kernel < 5.5): disks use "
+		    "synchronous I/O");
 	io_uring_queue_exit(&ring);
 }
 
@@ -367,7 +375,8 @@ static void host_cgroups(struct report *r)
 		while (fgets(line, sizeof(line), f)) {
 			char dev[256], mnt[1024], type[64];
 
-			if (sscanf(line, "%255s %1023s %63s", dev, mnt, type) != 3)
+			if (sscanf(line, "%255s %1023s %63s", dev, mnt, type) !=
+			    3)
 				continue;
 			if (strcmp(type, "cgroup2") == 0 && !*v2)
 				snprintf(v2, sizeof(v2), "%s", mnt);
@@ -382,13 +391,14 @@ static void host_cgroups(struct report *r)
 			char name[64];
 			unsigned h, nc, en;
 
-			if (line[0] == '#' ||
-			    sscanf(line, "%63s %u %u %u", name, &h, &nc, &en) != 4)
+			if (line[0] == '#' || sscanf(line, "%63s %u %u %u",
+						     name, &h, &nc, &en) != 4)
 				continue;
 			if (h != 0 && en &&
 			    n1 + strlen(name) + 2 < sizeof(v1)) {
 				n1 += (size_t)snprintf(v1 + n1, sizeof(v1) - n1,
-						       "%s%s", n1 ? "," : "", name);
+						       "%s%s", n1 ? "," : "",
+						       name);
 			}
 		}
 		fclose(f);
@@ -401,7 +411,8 @@ static void host_cgroups(struct report *r)
 		check_escape(v2, strlen(v2), esc, sizeof(esc));
 		if (n1)
 			say(r, L_OK, "cgroups",
-			    "hybrid: v1 controllers %s; v2 at %s (controllers: %s)",
+			    "hybrid: v1 controllers %s; v2 at %s (controllers: "
+			    "%s)",
 			    v1, esc, *ctl ? ctl : "none");
 		else
 			say(r, L_OK, "cgroups",
@@ -424,9 +435,11 @@ static void host_userns(struct report *r)
 	read_line("/proc/sys/user/max_user_namespaces", max, sizeof(max));
 	if (have_clone && strcmp(clone, "0") == 0)
 		say(r, L_WARN, "user namespaces",
-		    "unprivileged ones disabled (kernel.unprivileged_userns_clone = 0)");
+		    "unprivileged ones disabled "
+		    "(kernel.unprivileged_userns_clone = 0)");
 	else if (strcmp(max, "0") == 0)
-		say(r, L_WARN, "user namespaces", "disabled (user.max_user_namespaces = 0)");
+		say(r, L_WARN, "user namespaces",
+		    "disabled (user.max_user_namespaces = 0)");
 	else
 		say(r, L_OK, "user namespaces",
 		    "unprivileged allowed (user.max_user_namespaces = %s%s%s)",
@@ -449,10 +462,12 @@ static void host_seccomp(struct report *r)
 		fclose(f);
 	}
 	if (v < 0)
-		say(r, L_WARN, "seccomp", "PR_GET_SECCOMP: %s (kernel without CONFIG_SECCOMP?)",
+		say(r, L_WARN, "seccomp",
+		    "PR_GET_SECCOMP: %s (kernel without CONFIG_SECCOMP?)",
 		    strerror(e));
 	else
-		say(r, L_OK, "seccomp", "available (this process: Seccomp %s)", mode);
+		say(r, L_OK, "seccomp", "available (this process: Seccomp %s)",
+		    mode);
 }
 
 /* Same order as `mvm run`: $MVM_KERNEL, else vmlinux beside the binary. */
@@ -479,15 +494,18 @@ static void host_kernel(struct report *r)
 	check_escape(path, strlen(path), esc, sizeof(esc));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		say(r, L_FAIL, "guest kernel", "%s: %s (set MVM_KERNEL or put vmlinux next to mvm)",
-		    esc, strerror(errno));
+		say(r, L_FAIL, "guest kernel",
+		    "%s: %s (set MVM_KERNEL or put vmlinux next to mvm)", esc,
+		    strerror(errno));
 		return;
 	}
 	n = pread(fd, hdr, sizeof(hdr), 0);
 	close(fd);
 	k = check_elf_kind(hdr, n > 0 ? (size_t)n : 0);
 	if (k == -ENOEXEC)
-		say(r, L_FAIL, "guest kernel", "%s: not an ELF x86-64 executable (need an uncompressed vmlinux)",
+		say(r, L_FAIL, "guest kernel",
+		    "%s: not an ELF x86-64 executable (need an uncompressed "
+		    "vmlinux)",
 		    esc);
 	else
 		say(r, L_OK, "guest kernel", "%s (ELF)%s", esc,
@@ -501,7 +519,30 @@ struct img {
 	const char *name; /* escaped image path, for messages */
 	int fd;		  /* the image, handed to debugfs as /dev/fd/3 */
 	struct timespec deadline;
+	char dfs_err[200]; /* debugfs' complaint from its last run, escaped */
 };
+
+/* Keep the first stderr line of debugfs that is not its version banner
+ * (e.g. "debugfs: The ext2 superblock is corrupt while trying to open"). */
+static void keep_stderr(struct img *im, int fd)
+{
+	char buf[2048], *line, *save;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	im->dfs_err[0] = '\0';
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "debugfs 1.", 10) == 0 ||
+		    strstr(line, "Using EXT2FS Library"))
+			continue;
+		check_escape(line, strlen(line), im->dfs_err,
+			     sizeof(im->dfs_err));
+		return;
+	}
+}
 
 static long ms_left(const struct timespec *deadline)
 {
@@ -517,14 +558,14 @@ static long ms_left(const struct timespec *deadline)
  * stdout goes into *out (malloc'd, NUL-terminated, at most cap bytes;
  * *trunc set if there was more). Returns 0, -ETIMEDOUT, or -errno.
  */
-static int dfs_run(struct img *im, const char *script, size_t slen,
-		   char **out, size_t *outlen, size_t cap, bool *trunc)
+static int dfs_run(struct img *im, const char *script, size_t slen, char **out,
+		   size_t *outlen, size_t cap, bool *trunc)
 {
 	static const char *const progs[] = {"debugfs", "/usr/sbin/debugfs",
 					    "/sbin/debugfs"};
 	char *argv[] = {NULL, "-f", "-", "/dev/fd/3", NULL};
 	posix_spawn_file_actions_t fa;
-	int in = -1, p[2] = {-1, -1}, nul = -1, r = 0, status;
+	int in = -1, p[2] = {-1, -1}, errfd = -1, r = 0, status;
 	size_t n = 0, alloc = 0, i;
 	char *buf = NULL;
 	pid_t pid = -1;
@@ -540,23 +581,22 @@ static int dfs_run(struct img *im, const char *script, size_t slen,
 		r = -EIO;
 		goto out;
 	}
-	nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (nul < 0 || pipe2(p, O_CLOEXEC) < 0) {
+	errfd = memfd_create("mvm-check-stderr", MFD_CLOEXEC);
+	if (errfd < 0 || pipe2(p, O_CLOEXEC) < 0) {
 		r = -errno;
 		goto out;
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in, 0);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, nul, 2);
+	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
 	posix_spawn_file_actions_adddup2(&fa, im->fd, 3);
 	r = ENOENT;
 	for (i = 0; r == ENOENT && i < 3; i++) {
 		argv[0] = (char *)progs[i];
-		r = i == 0 ? posix_spawnp(&pid, progs[i], &fa, NULL, argv,
-					  environ)
-			   : posix_spawn(&pid, progs[i], &fa, NULL, argv,
-					 environ);
+		r = i == 0
+			? posix_spawnp(&pid, progs[i], &fa, NULL, argv, environ)
+			: posix_spawn(&pid, progs[i], &fa, NULL, argv, environ);
 	}
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
@@ -621,8 +661,10 @@ out:
 		close(p[0]);
 	if (p[1] >= 0)
 		close(p[1]);
-	if (nul >= 0)
-		close(nul);
+	if (errfd >= 0) {
+		keep_stderr(im, errfd);
+		close(errfd);
+	}
 	close(in);
 	if (r) {
 		free(buf);
@@ -649,7 +691,8 @@ struct walk {
 	size_t n, cap;
 	uint32_t *seen; /* open-addressing set of directory inodes, 0 = empty */
 	size_t seen_cap;
-	bool incomplete;
+	bool too_many; /* CHECK_MAX_ENTRIES reached or output cap hit */
+	bool too_deep; /* CHECK_MAX_DEPTH reached */
 	unsigned bad_names;
 };
 
@@ -664,7 +707,8 @@ static int seen_add(struct walk *w, uint32_t ino)
 		if (!w->seen)
 			return -ENOMEM;
 	}
-	for (i = (ino * 2654435761u) & (w->seen_cap - 1);; i = (i + 1) & (w->seen_cap - 1)) {
+	for (i = (size_t)(uint32_t)(ino * 2654435761u) & (w->seen_cap - 1);;
+	     i = (i + 1) & (w->seen_cap - 1)) {
 		if (w->seen[i] == ino)
 			return 0;
 		if (w->seen[i] == 0) {
@@ -732,12 +776,15 @@ static int parse_level(struct img *im, struct walk *w, const char *out,
 {
 	size_t pos = 0, i, cap_next = 0;
 
+	if (!out)
+		return -EPROTO;
 	for (i = 0; i < ndirs; i++) {
 		char echo[64];
 		size_t el, used;
 		int r;
 
-		el = (size_t)snprintf(echo, sizeof(echo), "debugfs: ls -p <%u>\n",
+		el = (size_t)snprintf(echo, sizeof(echo),
+				      "debugfs: ls -p <%u>\n",
 				      w->v[dirs[i]].ino);
 		if (len - pos < el || memcmp(out + pos, echo, el) != 0)
 			return -EPROTO;
@@ -746,26 +793,31 @@ static int parse_level(struct img *im, struct walk *w, const char *out,
 			struct check_dirent e;
 			const char *parent = w->v[dirs[i]].path;
 
-			if (check_parse_ls_line(out + pos, len - pos, &e, &used))
+			if (check_parse_ls_line(out + pos, len - pos, &e,
+						&used))
 				return -EPROTO;
 			pos += used;
-			if (e.ino == 0 || (e.namelen == 1 && e.name[0] == '.') ||
+			if (e.ino == 0 ||
+			    (e.namelen == 1 && e.name[0] == '.') ||
 			    (e.namelen == 2 && memcmp(e.name, "..", 2) == 0))
 				continue;
 			if (memchr(e.name, '/', e.namelen) ||
 			    memchr(e.name, '\0', e.namelen)) {
 				char esc[1200], pesc[3 * PATH_MAX];
 
-				check_escape(e.name, e.namelen, esc, sizeof(esc));
-				check_escape(parent, strlen(parent), pesc, sizeof(pesc));
+				check_escape(e.name, e.namelen, esc,
+					     sizeof(esc));
+				check_escape(parent, strlen(parent), pesc,
+					     sizeof(pesc));
 				say(im->r, L_FAIL, "invalid file name",
-				    "in %s: \"%s\" holds '/' (a crafted directory entry)",
+				    "in %s: \"%s\" holds '/' (a crafted "
+				    "directory entry)",
 				    pesc, esc);
 				w->bad_names++;
 				continue;
 			}
 			if (w->n >= CHECK_MAX_ENTRIES) {
-				w->incomplete = true;
+				w->too_many = true;
 				continue;
 			}
 			r = add_node(w, parent, e.name, e.namelen, &e);
@@ -783,7 +835,7 @@ static int parse_level(struct img *im, struct walk *w, const char *out,
 				continue;
 			}
 			if (depth + 1 >= CHECK_MAX_DEPTH) {
-				w->incomplete = true;
+				w->too_deep = true;
 				continue;
 			}
 			if (*nnext == cap_next) {
@@ -838,7 +890,7 @@ static int walk_image(struct img *im, struct walk *w)
 			break;
 		if (trunc) {
 			free(out);
-			w->incomplete = true;
+			w->too_many = true;
 			break;
 		}
 		nnext = 0;
@@ -951,9 +1003,8 @@ static int resolve(struct img *im, struct walk *w, const char *path,
 	unsigned hops = 0;
 	struct node *nd = lookup(w, "/");
 
-	if (strlen(path) >= sizeof(rest))
+	if ((size_t)snprintf(rest, sizeof(rest), "%s", path) >= sizeof(rest))
 		return -ENAMETOOLONG;
-	strcpy(rest, path);
 	for (;;) {
 		char *s = rest, *comp;
 		size_t cl;
@@ -995,18 +1046,19 @@ static int resolve(struct img *im, struct walk *w, const char *path,
 			r = read_link(im, nd, target, sizeof(target));
 			if (r)
 				return r;
-			if (strlen(target) + strlen(s) + 2 > sizeof(rest))
+			/* Continue with TARGET + the rest (s is in rest). */
+			if ((size_t)snprintf(cand, sizeof(cand), "%s%s", target,
+					     s) >= sizeof(rest))
 				return -ENAMETOOLONG;
-			memmove(rest + strlen(target), s, strlen(s) + 1);
-			memcpy(rest, target, strlen(target));
+			memcpy(rest, cand, strlen(cand) + 1);
 			if (target[0] == '/')
-				strcpy(cur, "/");
+				cur[1] = '\0';
 			nd = lookup(w, cur);
 			continue;
 		}
 		if (*s && !S_ISDIR(nd->mode))
 			return -ENOTDIR;
-		strcpy(cur, cand);
+		memcpy(cur, cand, strlen(cand) + 1); /* < PATH_MAX, checked */
 		memmove(rest, s, strlen(s) + 1);
 	}
 	if (!nd)
@@ -1036,16 +1088,18 @@ static void image_init(struct img *im, struct walk *w)
 	int k;
 
 	if (!nd) {
-		say(im->r, L_FAIL, "/mvm/init", "missing: the guest kernel has nothing to start");
+		say(im->r, L_FAIL, "/mvm/init",
+		    "missing: the guest kernel has nothing to start");
 		return;
 	}
 	if (!S_ISREG(nd->mode) || !(nd->mode & 0111)) {
-		say(im->r, L_FAIL, "/mvm/init", "not an executable regular file (mode %06o)",
-		    nd->mode);
+		say(im->r, L_FAIL, "/mvm/init",
+		    "not an executable regular file (mode %06o)", nd->mode);
 		return;
 	}
 	if (read_inode(im, nd->ino, &data, &len, 65536, &trunc, "cat")) {
-		say(im->r, L_FAIL, "/mvm/init", "cannot read it from the image");
+		say(im->r, L_FAIL, "/mvm/init",
+		    "cannot read it from the image");
 		return;
 	}
 	k = check_elf_kind((const uint8_t *)data, len);
@@ -1054,9 +1108,11 @@ static void image_init(struct img *im, struct walk *w)
 		say(im->r, L_OK, "/mvm/init", "static x86-64 ELF, mode %04o",
 		    nd->mode & 07777);
 	else if (k == CHECK_ELF_DYNAMIC)
-		say(im->r, L_FAIL, "/mvm/init", "dynamically linked: PID 1 must be static");
+		say(im->r, L_FAIL, "/mvm/init",
+		    "dynamically linked: PID 1 must be static");
 	else if (k == -ENODATA)
-		say(im->r, L_WARN, "/mvm/init", "x86-64 ELF, program headers not in its first 64 KiB");
+		say(im->r, L_WARN, "/mvm/init",
+		    "x86-64 ELF, program headers not in its first 64 KiB");
 	else
 		say(im->r, L_FAIL, "/mvm/init", "not an x86-64 ELF executable");
 }
@@ -1078,7 +1134,7 @@ static void join_args(const struct manifest *m, char *out, size_t len)
 		out[n] = '\0';
 	}
 	if (i < m->argc && len > 4)
-		strcpy(out + (n + 4 < len ? n : len - 4), "...");
+		memcpy(out + (n + 4 < len ? n : len - 4), "...", 4);
 }
 
 static void image_manifest(struct img *im, struct walk *w)
@@ -1106,9 +1162,11 @@ static void image_manifest(struct img *im, struct walk *w)
 		return;
 	}
 	if (read_inode(im, nd->ino, &data, &len, MANIFEST_MAX_SIZE, &trunc,
-		       "cat") || len != nd->size) {
+		       "cat") ||
+	    len != nd->size) {
 		free(data);
-		say(im->r, L_FAIL, MANIFEST_PATH, "cannot read it from the image");
+		say(im->r, L_FAIL, MANIFEST_PATH,
+		    "cannot read it from the image");
 		return;
 	}
 	m = malloc(sizeof(*m));
@@ -1128,7 +1186,8 @@ static void image_manifest(struct img *im, struct walk *w)
 	}
 	join_args(m, args, sizeof(args));
 	check_escape(m->exec, strlen(m->exec), esc, sizeof(esc));
-	say(im->r, L_OK, MANIFEST_PATH, "exec %s, args %s, user %u:%u, workdir %s, %zu env, %zu mounts",
+	say(im->r, L_OK, MANIFEST_PATH,
+	    "exec %s, args %s, user %u:%u, workdir %s, %zu env, %zu mounts",
 	    esc, args, m->uid, m->gid, m->workdir, m->envc, m->nmounts);
 	r = resolve(im, w, m->exec, &ex);
 	if (r)
@@ -1136,11 +1195,12 @@ static void image_manifest(struct img *im, struct walk *w)
 	else if (!S_ISREG(ex->mode))
 		say(im->r, L_FAIL, "exec", "%s: not a regular file", esc);
 	else if (!can_exec(ex, m->uid, m->gid))
-		say(im->r, L_FAIL, "exec", "%s: not executable by %u:%u (mode %04o, owner %u:%u)",
-		    esc, m->uid, m->gid, ex->mode & 07777, ex->uid, ex->gid);
+		say(im->r, L_FAIL, "exec",
+		    "%s: not executable by %u:%u (mode %04o, owner %u:%u)", esc,
+		    m->uid, m->gid, ex->mode & 07777, ex->uid, ex->gid);
 	else
-		say_path(im, L_OK, "exec", m->exec, "is in the image, executable (%s)",
-			 ex->path);
+		say_path(im, L_OK, "exec", m->exec,
+			 "is in the image, executable (%s)", ex->path);
 	r = resolve(im, w, m->workdir, &ex);
 	check_escape(m->workdir, strlen(m->workdir), esc, sizeof(esc));
 	if (r || !S_ISDIR(ex->mode))
@@ -1158,11 +1218,12 @@ static void image_findings(struct img *im, struct walk *w)
 		enum level lv;
 		const char *what;
 	} kinds[] = {
-		{CHECK_F_SETUID, L_FAIL, "setuid file"},
-		{CHECK_F_SETGID, L_FAIL, "setgid file"},
-		{CHECK_F_WW_DIR, L_FAIL, "world-writable directory without sticky bit"},
-		{CHECK_F_WW_FILE, L_WARN, "world-writable file"},
-		{CHECK_F_DEVICE, L_WARN, "device node"},
+	    {CHECK_F_SETUID, L_FAIL, "setuid file"},
+	    {CHECK_F_SETGID, L_FAIL, "setgid file"},
+	    {CHECK_F_WW_DIR, L_FAIL,
+	     "world-writable directory without sticky bit"},
+	    {CHECK_F_WW_FILE, L_WARN, "world-writable file"},
+	    {CHECK_F_DEVICE, L_WARN, "device node"},
 	};
 	size_t k, i;
 
@@ -1180,8 +1241,8 @@ static void image_findings(struct img *im, struct walk *w)
 					 nd->mode & 07777, nd->uid, nd->gid);
 		}
 		if (count > MAX_LISTED)
-			say(im->r, kinds[k].lv, kinds[k].what, "... and %zu more",
-			    count - MAX_LISTED);
+			say(im->r, kinds[k].lv, kinds[k].what,
+			    "... and %zu more", count - MAX_LISTED);
 		if (count == 0 && kinds[k].lv == L_FAIL)
 			say(im->r, L_OK, kinds[k].what, "none");
 	}
@@ -1209,14 +1270,16 @@ static void check_image(struct report *r, const char *path)
 		goto out;
 	}
 	if (st.st_size % 512)
-		say(r, L_FAIL, "image", "%s: size %lld is not a multiple of 512", esc,
+		say(r, L_FAIL, "image",
+		    "%s: size %lld is not a multiple of 512", esc,
 		    (long long)st.st_size);
 	n = pread(im.fd, sb, sizeof(sb), 0);
 	if (n < 0 || !check_ext4_magic(sb, (size_t)n)) {
 		say(r, L_FAIL, "image", "%s: not an ext4 image", esc);
 		goto out;
 	}
-	say(r, L_OK, "image", "%s: ext4, %lld bytes", esc, (long long)st.st_size);
+	say(r, L_OK, "image", "%s: ext4, %lld bytes", esc,
+	    (long long)st.st_size);
 	clock_gettime(CLOCK_MONOTONIC, &im.deadline);
 	im.deadline.tv_sec += CHECK_DEBUGFS_TIMEOUT_MS / 1000;
 	e = walk_image(&im, &w);
@@ -1225,23 +1288,33 @@ static void check_image(struct report *r, const char *path)
 		goto out;
 	}
 	if (e == -ETIMEDOUT) {
-		say(r, L_FAIL, "walk", "debugfs took longer than %d s: incomplete",
+		say(r, L_FAIL, "walk",
+		    "debugfs took longer than %d s: incomplete",
 		    CHECK_DEBUGFS_TIMEOUT_MS / 1000);
 		goto out;
 	}
 	if (e == -EPROTO) {
-		say(r, L_FAIL, "walk", "unexpected debugfs output (a damaged or crafted image?)");
+		say(r, L_FAIL, "walk",
+		    "unexpected debugfs output (a damaged or crafted "
+		    "image?)%s%s",
+		    *im.dfs_err ? ": " : "", im.dfs_err);
 		goto out;
 	}
 	if (e) {
 		say(r, L_FAIL, "walk", "%s", strerror(-e));
 		goto out;
 	}
-	if (w.incomplete)
+	if (w.too_many)
 		say(r, L_FAIL, "walk",
-		    "stopped at %d entries or depth %d: the image was not fully checked",
-		    CHECK_MAX_ENTRIES, CHECK_MAX_DEPTH);
-	else
+		    "more than %d entries (or %u MiB of listings): the image "
+		    "was not fully checked",
+		    CHECK_MAX_ENTRIES, CHECK_MAX_LS_OUTPUT >> 20);
+	if (w.too_deep)
+		say(r, L_FAIL, "walk",
+		    "directories nested deeper than %d: the image was not "
+		    "fully checked",
+		    CHECK_MAX_DEPTH);
+	if (!w.too_many && !w.too_deep)
 		say(r, L_OK, "walk", "%zu entries", w.n);
 	qsort(w.v, w.n, sizeof(*w.v), node_cmp);
 	image_init(&im, &w);
@@ -1256,14 +1329,16 @@ out:
 }
 
 static const char usage[] =
-	"usage: mvm check [--json] [job.img]\n"
-	"\n"
-	"Reports whether this host can run mvm (KVM, irqchip, io_uring, cgroups,\n"
-	"user namespaces, seccomp, guest kernel) and, given job.img, whether the\n"
-	"image is well formed (ext4, /mvm/init, /mvm/manifest, the exec target) and\n"
-	"free of setuid/setgid files and world-writable directories without the\n"
-	"sticky bit. Exit status: 0 all well (warnings allowed), 1 a check failed,\n"
-	"2 usage error.\n";
+    "usage: mvm check [--json] [job.img]\n"
+    "\n"
+    "Reports whether this host can run mvm (KVM, irqchip, io_uring, cgroups,\n"
+    "user namespaces, seccomp, guest kernel) and, given job.img, whether the\n"
+    "image is well formed (ext4, /mvm/init, /mvm/manifest, the exec target) "
+    "and\n"
+    "free of setuid/setgid files and world-writable directories without the\n"
+    "sticky bit. Exit status: 0 all well (warnings allowed), 1 a check "
+    "failed,\n"
+    "2 usage error.\n";
 
 int check_cmd(int argc, char **argv)
 {
@@ -1282,11 +1357,12 @@ int check_cmd(int argc, char **argv)
 			   !img) {
 			img = argv[++i];
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "mvm check: unknown option %s\n%s", argv[i],
-				usage);
+			fprintf(stderr, "mvm check: unknown option %s\n%s",
+				argv[i], usage);
 			return 2;
 		} else if (img) {
-			fprintf(stderr, "mvm check: one job.img at most\n%s", usage);
+			fprintf(stderr, "mvm check: one job.img at most\n%s",
+				usage);
 			return 2;
 		} else {
 			img = argv[i];

@@ -30,7 +30,8 @@ int check_cmd(int argc, char **argv);
 /* Limits of the image walk. */
 #define CHECK_MAX_ENTRIES 200000
 #define CHECK_MAX_DEPTH 64
-#define CHECK_MAX_LS_OUTPUT (96u << 20) /* bytes of debugfs output per level */
+#define CHECK_MAX_LS_OUTPUT (96u << 20) /* bytes of debugfs output per level   \
+					 */
 #define CHECK_DEBUGFS_TIMEOUT_MS 60000	/* for the whole image check */
 
 /* One record of `debugfs -R 'ls -p DIR'`. */
@@ -39,7 +40,7 @@ struct check_dirent {
 	uint32_t mode; /* i_mode: file type and permission bits */
 	uint32_t uid;
 	uint32_t gid;
-	uint64_t size; /* 0 for directories (debugfs prints none) */
+	uint64_t size;	  /* 0 for directories (debugfs prints none) */
 	const char *name; /* into the parsed buffer, NOT NUL-terminated */
 	size_t namelen;
 };

@@ -92,15 +92,15 @@ static void test_ls_malformed(void **state)
 	static const char *const bad[] = {
 	    "",
 	    "\n",
-	    "17/100644/0/0/a/1/\n",		  /* no leading slash */
-	    "/17/100644/0/0/a/1/",		  /* no newline */
-	    "/17/100648/0/0/a/1/\n",		  /* 8 is not octal */
-	    "/17/1777777/0/0/a/1/\n",		  /* mode > 16 bits */
-	    "/99999999999/100644/0/0/a/1/\n",	  /* ino > 32 bits */
-	    "/17/100644/0/4294967296/a/1/\n",	  /* gid > 32 bits */
-	    "/17/100644/0/0/a/x/\n",		  /* size not a number */
-	    "/17/040755/0/0/d/\n",		  /* dir without "//" */
-	    "/17/100644/-1/0/a/1/\n",		  /* signs are not digits */
+	    "17/100644/0/0/a/1/\n",	      /* no leading slash */
+	    "/17/100644/0/0/a/1/",	      /* no newline */
+	    "/17/100648/0/0/a/1/\n",	      /* 8 is not octal */
+	    "/17/1777777/0/0/a/1/\n",	      /* mode > 16 bits */
+	    "/99999999999/100644/0/0/a/1/\n", /* ino > 32 bits */
+	    "/17/100644/0/4294967296/a/1/\n", /* gid > 32 bits */
+	    "/17/100644/0/0/a/x/\n",	      /* size not a number */
+	    "/17/040755/0/0/d/\n",	      /* dir without "//" */
+	    "/17/100644/-1/0/a/1/\n",	      /* signs are not digits */
 	    "/17/100644/0/0/a/99999999999999999999999/\n", /* size overflow */
 	};
 	struct check_dirent e;
