@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <linux/kvm.h>
@@ -299,9 +300,19 @@ static void host_kvm(struct report *r)
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
+		struct group *g = getgrgid(st.st_gid);
 
-		say(r, L_FAIL, "/dev/kvm", "%s%s", strerror(e),
-		    e == EACCES ? ": add the user to the kvm group" : "");
+		if (e != EACCES)
+			say(r, L_FAIL, "/dev/kvm", "%s", strerror(e));
+		else if ((st.st_mode & 0060) == 0060 && g)
+			say(r, L_FAIL, "/dev/kvm",
+			    "%s: add the user to the %s group", strerror(e),
+			    g->gr_name);
+		else
+			say(r, L_FAIL, "/dev/kvm",
+			    "%s: mode %04o, group %u: give it to a kvm group "
+			    "(mode 0660) and add the user, or grant an ACL",
+			    strerror(e), st.st_mode & 07777, st.st_gid);
 		return;
 	}
 	say(r, L_OK, "/dev/kvm", "present, opened read-write");
