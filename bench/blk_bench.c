@@ -750,18 +750,15 @@ static void print_table(const struct opts *o, const struct result *all, int n)
 	for (i = 0; i < n; i++) {
 		const struct result *x = &all[i];
 		const struct result *b = baseline(all, n, x);
-		char ratio[16] = "", delta[16] = "";
 
-		if (b) {
-			snprintf(ratio, sizeof(ratio), "%.2f", x->med / b->med);
-			snprintf(delta, sizeof(delta), "%+.0f",
-				 x->med - b->med);
-		}
-		printf("%-17s %3d %-13s %10.0f %9.0f %9.0f %9.0f %9.1f %7s "
-		       "%8s\n",
+		printf("%-17s %3d %-13s %10.0f %9.0f %9.0f %9.0f %9.1f",
 		       x->w->name, x->qd, path_name(x->path, x->w->write),
 		       1e9 / x->med, x->med, x->min, x->max,
-		       x->w->bs * 1e3 / x->med, ratio, delta);
+		       x->w->bs * 1e3 / x->med);
+		if (b)
+			printf(" %7.2f %+8.0f", x->med / b->med,
+			       x->med - b->med);
+		putchar('\n');
 		if (i + 1 < n &&
 		    (all[i + 1].qd != x->qd || all[i + 1].w != x->w))
 			putchar('\n');
