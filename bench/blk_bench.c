@@ -629,7 +629,7 @@ static double pop_parse(const struct opts *o, int qd)
 	static struct vq_chain c;
 	static struct blk_req req;
 	const int iters = 20000;
-	double v[MAX_REPS];
+	double v[MAX_REPS] = {0};
 	struct rig r;
 	struct vq q;
 	int rep, it, i;
@@ -666,7 +666,7 @@ static double pop_parse(const struct opts *o, int qd)
 static void fixed_costs(const struct opts *o, const char *path, struct fixed *f)
 {
 	const int iters = 200000;
-	double v[MAX_REPS];
+	double v[MAX_REPS] = {0};
 	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 	struct rig r;
 	int rep, i;
