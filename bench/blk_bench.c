@@ -161,11 +161,19 @@ static uint64_t rnd(uint64_t *s)
 
 /* ---- the test file ----------------------------------------------------- */
 
+static char made_path[512]; /* the temporary file, unlinked at exit */
+
+static void unlink_made(void)
+{
+	if (made_path[0])
+		unlink(made_path);
+}
+
 /* Create and fill a file of size bytes, fsync it and read it back once so
  * the page cache is warm. Returns the path (to unlink at exit). */
 static char *make_file(const char *dir, uint64_t size)
 {
-	static char path[512];
+	char *path = made_path;
 	size_t chunk = 1 << 20;
 	uint8_t *buf = malloc(chunk);
 	uint64_t off, s = 0x9e3779b97f4a7c15ull;
@@ -173,10 +181,15 @@ static char *make_file(const char *dir, uint64_t size)
 
 	if (!buf)
 		die("out of memory");
-	snprintf(path, sizeof(path), "%s/mvm-blk-bench.XXXXXX", dir);
+	snprintf(path, sizeof(made_path), "%s/mvm-blk-bench.XXXXXX", dir);
 	fd = mkstemp(path);
-	if (fd < 0)
-		die("mkstemp %s: %s", path, strerror(errno));
+	if (fd < 0) {
+		int e = errno;
+
+		made_path[0] = 0;
+		die("mkstemp %s/mvm-blk-bench.XXXXXX: %s", dir, strerror(e));
+	}
+	atexit(unlink_made); /* also on die() */
 	for (off = 0; off < size; off += chunk) {
 		size_t i, n = size - off < chunk ? size - off : chunk;
 
@@ -904,7 +917,7 @@ int main(int argc, char **argv)
 	};
 	static struct result all[64];
 	struct fixed fx;
-	char *made = NULL;
+
 	const char *path;
 	int c, n = 0, qi;
 	size_t wi;
@@ -980,7 +993,7 @@ int main(int argc, char **argv)
 		o.size = (uint64_t)st.st_size;
 		path = o.file;
 	} else {
-		path = made = make_file(o.dir, o.size);
+		path = make_file(o.dir, o.size);
 	}
 	if (o.size < (1u << 20) || o.size % BLK_SECTOR)
 		die("%s: size must be at least 1 MiB and a multiple of 512",
@@ -1005,8 +1018,6 @@ int main(int argc, char **argv)
 		}
 	}
 	fixed_costs(&o, path, &fx);
-	if (made)
-		unlink(made);
 	if (o.json) {
 		print_json(&o, all, n, &fx);
 	} else {
