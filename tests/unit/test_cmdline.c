@@ -37,7 +37,8 @@ static void test_pvm_host(void **state)
 
 	assert_true(cmdline_build(buf, sizeof(buf), &p) > 0);
 	assert_non_null(strstr(buf, "noxsave"));
-	assert_non_null(strstr(buf, "clearcpuid=308,151,288,152,304,297,580"));
+	assert_non_null(strstr(buf, "clearcpuid=308,151,288,152,304,297,580,141"));
+	assert_non_null(strstr(buf, "percpu_alloc=page"));
 	assert_non_null(strstr(buf, "pvm_quirks"));
 	assert_non_null(strstr(buf, "noreplace-smp"));
 }
