@@ -9,7 +9,8 @@ LDFLAGS  ?=
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 VMM_OBJS := $(BUILD)/vmm/vm.o $(BUILD)/vmm/boot.o $(BUILD)/vmm/elf.o \
-            $(BUILD)/vmm/uart.o $(BUILD)/vmm/jobchan.o $(BUILD)/vmm/cmdline.o
+            $(BUILD)/vmm/uart.o $(BUILD)/vmm/jobchan.o $(BUILD)/vmm/cmdline.o \
+            $(BUILD)/vmm/check.o
 
 # The fragments below define rules; keep `all` the default goal.
 .DEFAULT_GOAL := all
@@ -17,13 +18,14 @@ VMM_OBJS := $(BUILD)/vmm/vm.o $(BUILD)/vmm/boot.o $(BUILD)/vmm/elf.o \
 include virtio/virtio.mk
 include images/images.mk
 include fuzz/fuzz.mk
+include bench/bench.mk
 
 LIB_OBJS := $(VMM_OBJS) $(VIRTIO_OBJS) $(IMAGE_OBJS)
 LIBS     := $(VIRTIO_LIBS) -lpthread
 
 VMM_UNIT_TESTS := $(BUILD)/tests/unit/test_boot $(BUILD)/tests/unit/test_elf \
                   $(BUILD)/tests/unit/test_uart $(BUILD)/tests/unit/test_jobchan \
-                  $(BUILD)/tests/unit/test_cmdline
+                  $(BUILD)/tests/unit/test_cmdline $(BUILD)/tests/unit/test_check
 UNIT_TESTS := $(VMM_UNIT_TESTS) $(VIRTIO_UNIT_TESTS) $(IMAGE_UNIT_TESTS)
 
 .PHONY: all mvm kernel images deps test unit e2e format lint clean

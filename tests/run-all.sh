@@ -7,9 +7,10 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 "$here/run-unit.sh" "$@" | tee "$out"
 "$here/e2e/run.sh" | tee -a "$out"
+"$here/e2e/check.sh" | tee -a "$out"
 passed=0
 failed=0
-for line in $(sed -n 's/^\(unit\|e2e\): \([0-9]*\) passed, \([0-9]*\) failed$/\2:\3/p' "$out"); do
+for line in $(sed -n 's/^\(unit\|e2e\|check\): \([0-9]*\) passed, \([0-9]*\) failed$/\2:\3/p' "$out"); do
 	passed=$((passed + ${line%%:*}))
 	failed=$((failed + ${line##*:}))
 done

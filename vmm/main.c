@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "vmm/check.h"
 #include "vmm/image.h"
 #include "vmm/mvm.h"
 
@@ -38,6 +39,7 @@ static const char usage_top[] =
 	"commands:\n"
 	"  run [options] job.img [-- ARGS...]   boot a VM, run the job, print its output\n"
 	"  image build DIR -o job.img --entry CMD  make a job image (see 'mvm image build --help')\n"
+	"  check [--json] [job.img]             check this host (and a job image) for mvm\n"
 	"  version                               print the version\n"
 	"\n"
 	"Run 'mvm run --help' for the run options and exit codes.\n";
@@ -69,6 +71,7 @@ static const char usage_run[] =
 	"      --host kvm|pvm      skip host detection (PVM needs guest workarounds)\n"
 	"      --no-io-uring       synchronous disk I/O instead of io_uring\n"
 	"      --stats             print VMM timings and exit counts to stderr (JSON)\n"
+	"      --print-cmdline     print the guest kernel command line and exit\n"
 	"  -h, --help              this text\n"
 	"\n"
 	"exit status:\n"
@@ -84,6 +87,7 @@ struct run_opts {
 	struct mvm_disk disks[MVM_MAX_DISKS];
 	const char *console; /* NULL: tail only */
 	int stats;
+	int print_cmdline;
 	char kernel_buf[PATH_MAX];
 };
 
@@ -149,7 +153,7 @@ static const char *default_kernel(char *buf, size_t len)
 static int parse_run(int argc, char **argv, struct run_opts *o)
 {
 	enum { OPT_CONSOLE = 256, OPT_APPEND, OPT_HOST, OPT_NO_URING,
-	       OPT_STATS, OPT_MAX_OUTPUT };
+	       OPT_STATS, OPT_MAX_OUTPUT, OPT_PRINT_CMDLINE };
 	static const struct option longopts[] = {
 		{"mem", required_argument, NULL, 'm'},
 		{"cpus", required_argument, NULL, 'c'},
@@ -161,6 +165,7 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 		{"host", required_argument, NULL, OPT_HOST},
 		{"no-io-uring", no_argument, NULL, OPT_NO_URING},
 		{"stats", no_argument, NULL, OPT_STATS},
+		{"print-cmdline", no_argument, NULL, OPT_PRINT_CMDLINE},
 		{"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -229,6 +234,9 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_STATS:
 			o->stats = 1;
+			break;
+		case OPT_PRINT_CMDLINE:
+			o->print_cmdline = 1;
 			break;
 		case OPT_MAX_OUTPUT:
 			if (parse_u32("--max-output", optarg, 1, 1 << 20,
@@ -390,6 +398,11 @@ static int cmd_run(int argc, char **argv)
 		mvm_vm_destroy(vm);
 		return EXIT_MVM_ERROR;
 	}
+	if (o.print_cmdline) {
+		printf("%s\n", mvm_vm_cmdline(vm));
+		mvm_vm_destroy(vm);
+		return 0;
+	}
 	rc = mvm_vm_run(vm, &res);
 	if (rc == 0 && o.stats && mvm_vm_rss(vm, &vmm_kib, &guest_kib) < 0)
 		vmm_kib = guest_kib = 0;
@@ -412,6 +425,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "check") == 0)
+		return check_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "image") == 0 && argc > 2 &&
 	    strcmp(argv[2], "build") == 0)
 		return image_cmd_build(argc - 2, argv + 2);
