@@ -6,23 +6,9 @@
 # binary whose `check` command is tested; default $MVM), MVM_KERNEL
 # (default build/vmlinux). Prints "check: N passed, N failed" last; exit
 # status 1 on any failure.
-set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-MVM=${MVM:-$top/build/mvm}
+E2E_NAME=check-e2e
+. "$(dirname "$0")/lib.sh"
 MVM_CHECK=${MVM_CHECK:-$MVM}
-export MVM_KERNEL=${MVM_KERNEL:-$top/build/vmlinux}
-work=$(mktemp -d /tmp/mvm-check-e2e.XXXXXX)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL - $1"
-	shift
-	for f in "$@"; do [ -f "$f" ] && sed 's/^/       | /' "$f" | tail -n 25; done
-}
 
 # chk NAME ARGS...: runs `check ARGS`, keeps out/err/status.
 chk() {
@@ -31,7 +17,6 @@ chk() {
 	"$MVM_CHECK" check "$@" >"$work/$name.out" 2>"$work/$name.err" </dev/null
 	echo $? >"$work/$name.rc"
 }
-status() { cat "$work/$1.rc"; }
 # expect NAME DESCRIPTION STATUS [GREP_PATTERN...]: status and each pattern
 # (fixed strings) in stdout.
 expect() {
@@ -50,14 +35,6 @@ expect() {
 		fi
 	done
 	ok "$desc"
-}
-
-# A busybox root, as tests/e2e/run.sh makes it.
-mk_busybox_root() {
-	d=$1
-	mkdir -p "$d/bin"
-	cp /bin/busybox "$d/bin/busybox"
-	for a in sh echo cat; do ln -sf busybox "$d/bin/$a"; done
 }
 
 # build NAME ROOT [BUILD ARGS...]: build/mvm image build ROOT -o NAME.img
@@ -180,5 +157,4 @@ if [ -f "$work/clean.img" ]; then
 		"FAIL  exec: /a/b/rel-sh: No such file or directory"
 fi
 
-echo "check: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+e2e_finish check

@@ -5,22 +5,8 @@
 #
 # Environment: MVM (default build/mvm), MVM_KERNEL (default build/vmlinux).
 # Prints "e2e: N passed, N failed" last; exit status 1 on any failure.
-set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-MVM=${MVM:-$top/build/mvm}
-export MVM_KERNEL=${MVM_KERNEL:-$top/build/vmlinux}
-work=$(mktemp -d /tmp/mvm-e2e.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL - $1"
-	shift
-	for f in "$@"; do [ -f "$f" ] && sed 's/^/       | /' "$f" | tail -n 25; done
-}
+E2E_NAME=e2e
+. "$(dirname "$0")/lib.sh"
 
 # run NAME EXPECTED_STATUS MVM_ARGS...: runs mvm, keeps out/err/status
 # (EXPECTED_STATUS documents the case; the checks compare it).
@@ -30,7 +16,6 @@ run() {
 	"$MVM" "$@" >"$work/$name.out" 2>"$work/$name.err" </dev/null
 	echo $? >"$work/$name.rc"
 }
-status() { cat "$work/$1.rc"; }
 
 # check NAME DESCRIPTION COMMAND...: a passing COMMAND is a passing test.
 check() {
@@ -38,14 +23,6 @@ check() {
 	desc=$2
 	shift 2
 	if "$@"; then ok "$desc"; else bad "$desc" "$work/$name.out" "$work/$name.err"; fi
-}
-
-# A busybox root with the applets the jobs below use.
-mk_busybox_root() {
-	d=$1
-	mkdir -p "$d/bin"
-	cp /bin/busybox "$d/bin/busybox"
-	for a in sh echo cat head sleep kill true; do ln -sf busybox "$d/bin/$a"; done
 }
 
 if [ ! -x "$MVM" ]; then
@@ -163,5 +140,4 @@ check spin "the spinning job had really started" grep -q spinning "$work/spin.ou
 check spin "mvm ended within 5 s of the timeout (took ${elapsed}s)" \
 	sh -c "[ $(status spin) = 124 ] && [ $elapsed -le 45 ]"
 
-echo "e2e: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_finish e2e
