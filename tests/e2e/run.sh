@@ -36,7 +36,7 @@ printf 'not an image at all' >"$work/corrupt.img"
 printf 'not an ELF' >"$work/notelf"
 mk_busybox_root "$work/root"
 "$MVM" image build "$work/root" -o "$work/job.img" \
-	--entry "/bin/sh -c 'echo out; echo err >&2; echo written >/written; cat /written; head -c 5 /dev/vdb; echo; echo \"[\$2]\"; exit \$1' job" \
+	--entry "/bin/sh -c 'echo out; echo err >&2; echo written >/written; cat /written; head -c 5 /dev/vdb; echo; echo \"[\$2]\"; cat /sys/devices/system/cpu/online; exit \$1' job" \
 	>"$work/build.out" 2>&1
 check build "image build makes an ext4 image without root mounts" \
 	test -s "$work/job.img"
@@ -93,10 +93,10 @@ fi
 printf 'hello world' >"$work/data.bin"
 truncate -s 4096 "$work/data.bin"
 sum_before=$(sha256sum <"$work/job.img")
-run job 7 run --timeout 120 --disk "$work/data.bin:ro" "$work/job.img" -- 7 'two words "quoted" $x'
+run job 7 run --timeout 150 --cpus 2 --disk "$work/data.bin:ro" "$work/job.img" -- 7 'two words "quoted" $x'
 check job "job's exit status becomes mvm's (7)" sh -c "[ $(status job) = 7 ]"
-check job "job stdout comes back in order" \
-	sh -c "printf 'out\nwritten\nhello\n[two words \"quoted\" \$x]\n' | cmp -s - '$work/job.out'"
+check job "job stdout comes back in order (and the guest saw 2 CPUs)" \
+	sh -c "printf 'out\nwritten\nhello\n[two words \"quoted\" \$x]\n0-1\n' | cmp -s - '$work/job.out'"
 check job "job stderr comes back separately" \
 	sh -c "grep -qx err '$work/job.err' && ! grep -q err '$work/job.out'"
 check job "guest writes to its root disk leave job.img byte-identical" \
