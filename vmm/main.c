@@ -311,8 +311,7 @@ static int cancel_signals(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-static void print_stats(const struct mvm_result *r, uint64_t vmm_kib,
-			uint64_t guest_kib)
+static void print_stats(const struct mvm_result *r, const struct mvm_rss *m)
 {
 	const struct mvm_stats *s = &r->stats;
 
@@ -322,7 +321,8 @@ static void print_stats(const struct mvm_result *r, uint64_t vmm_kib,
 		"\"exits_to_boot_marker\":%llu,\"ms_run\":%.3f,"
 		"\"exits_io\":%llu,\"exits_mmio\":%llu,\"exits_other\":%llu,"
 		"\"output_bytes\":%llu,\"console_bytes\":%llu,"
-		"\"vmm_rss_kib\":%llu,\"guest_rss_kib\":%llu}\n",
+		"\"vmm_rss_kib\":%llu,\"vmm_private_dirty_kib\":%llu,"
+		"\"guest_rss_kib\":%llu}\n",
 		s->ms_create, s->cpu_ms_to_first_run, s->ms_to_first_run,
 		s->ms_to_boot_marker,
 		(unsigned long long)s->exits_to_boot_marker, s->ms_run,
@@ -331,7 +331,9 @@ static void print_stats(const struct mvm_result *r, uint64_t vmm_kib,
 		(unsigned long long)s->exits_other,
 		(unsigned long long)s->output_bytes,
 		(unsigned long long)s->console_bytes,
-		(unsigned long long)vmm_kib, (unsigned long long)guest_kib);
+		(unsigned long long)m->vmm_kib,
+		(unsigned long long)m->vmm_private_dirty_kib,
+		(unsigned long long)m->guest_kib);
 }
 
 static int exit_code(const struct mvm_result *r, int cancel_fd)
@@ -374,7 +376,7 @@ static int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = {0};
 	struct mvm_result res;
-	uint64_t vmm_kib = 0, guest_kib = 0;
+	struct mvm_rss rss = {0};
 	struct mvm_vm *vm;
 	sigset_t set;
 	char err[512];
@@ -404,15 +406,15 @@ static int cmd_run(int argc, char **argv)
 		return 0;
 	}
 	rc = mvm_vm_run(vm, &res);
-	if (rc == 0 && o.stats && mvm_vm_rss(vm, &vmm_kib, &guest_kib) < 0)
-		vmm_kib = guest_kib = 0;
+	if (rc == 0 && o.stats && mvm_vm_rss(vm, &rss) < 0)
+		memset(&rss, 0, sizeof(rss));
 	mvm_vm_destroy(vm);
 	if (rc < 0) {
 		fprintf(stderr, "mvm: run: %s\n", strerror(-rc));
 		return EXIT_MVM_ERROR;
 	}
 	if (o.stats)
-		print_stats(&res, vmm_kib, guest_kib);
+		print_stats(&res, &rss);
 	report(&o, &res);
 	return exit_code(&res, o.cfg.cancel_fd);
 }

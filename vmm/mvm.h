@@ -119,12 +119,16 @@ void mvm_vm_destroy(struct mvm_vm *vm);
 const char *mvm_vm_cmdline(const struct mvm_vm *vm);
 
 /*
- * Resident memory of this process split into guest RAM and everything else
- * (the VMM's own overhead), in KiB, from /proc/self/smaps. For benchmarks:
- * it reads and parses the whole smaps file.
+ * Resident memory of this process, split by the guest-memory mapping, in
+ * KiB, from /proc/self/smaps (for benchmarks: it parses the whole file).
+ * vmm_kib counts shared library pages too (libc alone is ~1.3 MiB, shared
+ * with every process on the host); vmm_private_dirty_kib is the memory this
+ * VMM alone costs beyond guest RAM.
  */
-int mvm_vm_rss(const struct mvm_vm *vm, uint64_t *vmm_kib,
-	       uint64_t *guest_kib);
+struct mvm_rss {
+	uint64_t vmm_kib, vmm_private_dirty_kib, guest_kib;
+};
+int mvm_vm_rss(const struct mvm_vm *vm, struct mvm_rss *out);
 
 /* Is /dev/kvm backed by PVM (software KVM)? */
 int mvm_host_is_pvm(void);

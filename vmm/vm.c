@@ -143,8 +143,7 @@ int mvm_host_is_pvm(void)
 	return access("/sys/module/kvm_pvm", F_OK) == 0;
 }
 
-int mvm_vm_rss(const struct mvm_vm *vm, uint64_t *vmm_kib,
-	       uint64_t *guest_kib)
+int mvm_vm_rss(const struct mvm_vm *vm, struct mvm_rss *out)
 {
 	unsigned long long lo, hi, kib;
 	uintptr_t guest = (uintptr_t)vm->mem.host;
@@ -154,7 +153,7 @@ int mvm_vm_rss(const struct mvm_vm *vm, uint64_t *vmm_kib,
 
 	if (!f)
 		return -errno;
-	*vmm_kib = *guest_kib = 0;
+	memset(out, 0, sizeof(*out));
 	while (fgets(line, sizeof(line), f)) {
 		/* mapping headers start "lo-hi "; field lines "Key: n kB" */
 		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2) {
@@ -163,9 +162,12 @@ int mvm_vm_rss(const struct mvm_vm *vm, uint64_t *vmm_kib,
 		}
 		if (sscanf(line, "Rss: %llu kB", &kib) == 1) {
 			if (in_guest)
-				*guest_kib += kib;
+				out->guest_kib += kib;
 			else
-				*vmm_kib += kib;
+				out->vmm_kib += kib;
+		} else if (!in_guest &&
+			   sscanf(line, "Private_Dirty: %llu kB", &kib) == 1) {
+			out->vmm_private_dirty_kib += kib;
 		}
 	}
 	fclose(f);
@@ -596,6 +598,10 @@ static int load_kernel(struct mvm_vm *vm, char *err, size_t errlen)
 	int fd, rc;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return errf(err, errlen, -ENOENT,
+			    "kernel %s: No such file or directory (build it with 'make kernel', or give --kernel)",
+			    path);
 	if (fd < 0)
 		return errf(err, errlen, -errno, "kernel %s: %s", path,
 			    strerror(errno));

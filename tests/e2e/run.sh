@@ -50,6 +50,9 @@ check corrupt "corrupt job.img: exit 125, 'not an ext4 image'" \
 run notelf 125 run --kernel "$work/notelf" "$work/job.img"
 check notelf "kernel that is not an ELF: exit 125, 'not an ELF'" \
 	sh -c "[ $(status notelf) = 125 ] && grep -q 'not an ELF' '$work/notelf.err'"
+run nokernel 125 run --kernel "$work/absent-vmlinux" "$work/job.img"
+check nokernel "missing kernel: exit 125, the path and how to build one" \
+	sh -c "[ $(status nokernel) = 125 ] && grep -q 'absent-vmlinux: No such file.*make kernel' '$work/nokernel.err'"
 run badopt 125 run --frobnicate "$work/job.img"
 check badopt "unknown option: exit 125 and named" \
 	sh -c "[ $(status badopt) = 125 ] && grep -q 'frobnicate' '$work/badopt.err'"
