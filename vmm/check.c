@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <libgen.h>
 #include <limits.h>
 #include <linux/kvm.h>
 #include <liburing.h>
@@ -485,23 +484,12 @@ static void host_seccomp(struct report *r)
 static void host_kernel(struct report *r)
 {
 	const char *env = getenv("MVM_KERNEL");
-	char exe[PATH_MAX], buf[PATH_MAX + 16], esc[3 * PATH_MAX];
+	char buf[PATH_MAX + 16], esc[3 * PATH_MAX];
 	uint8_t hdr[4096];
-	const char *path = buf;
+	const char *path = mvm_default_kernel(buf, sizeof(buf));
 	ssize_t n;
 	int fd, k;
 
-	if (env && *env) {
-		path = env;
-	} else {
-		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		if (n <= 0) {
-			path = "vmlinux";
-		} else {
-			exe[n] = '\0';
-			snprintf(buf, sizeof(buf), "%s/vmlinux", dirname(exe));
-		}
-	}
 	check_escape(path, strlen(path), esc, sizeof(esc));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {

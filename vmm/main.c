@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -133,23 +132,6 @@ static int parse_disk(const char *arg, struct mvm_disk *d)
 	return 0;
 }
 
-/* --kernel, then $MVM_KERNEL, then vmlinux beside the mvm binary. */
-static const char *default_kernel(char *buf, size_t len)
-{
-	const char *env = getenv("MVM_KERNEL");
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (env && *env)
-		return env;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return "vmlinux";
-	exe[n] = '\0';
-	snprintf(buf, len, "%s/vmlinux", dirname(exe));
-	return buf;
-}
-
 static int parse_run(int argc, char **argv, struct run_opts *o)
 {
 	enum { OPT_CONSOLE = 256, OPT_APPEND, OPT_HOST, OPT_NO_URING,
@@ -271,7 +253,8 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	c->njob_args = (size_t)(argc - optind);
 	c->output_limit = (uint64_t)max_out << 20;
 	if (!c->kernel)
-		c->kernel = default_kernel(o->kernel_buf, sizeof(o->kernel_buf));
+		c->kernel = mvm_default_kernel(o->kernel_buf,
+					       sizeof(o->kernel_buf));
 	return 0;
 }
 

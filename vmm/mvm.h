@@ -130,6 +130,12 @@ struct mvm_rss {
 };
 int mvm_vm_rss(const struct mvm_vm *vm, struct mvm_rss *out);
 
+/*
+ * The guest kernel used when none is given: $MVM_KERNEL, else vmlinux next
+ * to the running binary. Returns env or buf (filled, len bytes).
+ */
+const char *mvm_default_kernel(char *buf, size_t len);
+
 /* Is /dev/kvm backed by PVM (software KVM)? */
 int mvm_host_is_pvm(void);
 

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
@@ -136,6 +137,22 @@ static int xioctl(int fd, unsigned long req, void *arg)
 		r = ioctl(fd, req, arg);
 	while (r < 0 && errno == EINTR);
 	return r < 0 ? -errno : r;
+}
+
+const char *mvm_default_kernel(char *buf, size_t len)
+{
+	const char *env = getenv("MVM_KERNEL");
+	char exe[4096];
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return "vmlinux";
+	exe[n] = '\0';
+	snprintf(buf, len, "%s/vmlinux", dirname(exe));
+	return buf;
 }
 
 int mvm_host_is_pvm(void)
