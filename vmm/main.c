@@ -31,55 +31,72 @@
 #define CONSOLE_FILE_LIMIT (16ULL << 20)
 
 static const char usage_top[] =
-	"usage: mvm <command> [options]\n"
-	"\n"
-	"Run untrusted jobs in disposable KVM micro-VMs.\n"
-	"\n"
-	"commands:\n"
-	"  run [options] job.img [-- ARGS...]   boot a VM, run the job, print its output\n"
-	"  image build DIR -o job.img --entry CMD  make a job image (see 'mvm image build --help')\n"
-	"  check [--json] [job.img]             check this host (and a job image) for mvm\n"
-	"  version                               print the version\n"
-	"\n"
-	"Run 'mvm run --help' for the run options and exit codes.\n";
+    "usage: mvm <command> [options]\n"
+    "\n"
+    "Run untrusted jobs in disposable KVM micro-VMs.\n"
+    "\n"
+    "commands:\n"
+    "  run [options] job.img [-- ARGS...]   boot a VM, run the job, print its "
+    "output\n"
+    "  image build DIR -o job.img --entry CMD  make a job image (see 'mvm "
+    "image build --help')\n"
+    "  check [--json] [job.img]             check this host (and a job image) "
+    "for mvm\n"
+    "  version                               print the version\n"
+    "\n"
+    "Run 'mvm run --help' for the run options and exit codes.\n";
 
 static const char usage_run[] =
-	"usage: mvm run [options] job.img [-- ARGS...]\n"
-	"\n"
-	"Boots a fresh micro-VM whose root disk is job.img, runs the job the image's\n"
-	"manifest names (ARGS are appended to its arguments), prints the job's stdout\n"
-	"and stderr, and exits with the job's exit status. job.img is never modified:\n"
-	"the guest's writes go to a private copy-on-write overlay that disappears with\n"
-	"the VM.\n"
-	"\n"
-	"options:\n"
-	"  -m, --mem MIB           guest RAM (default 128, 16..3072)\n"
-	"  -c, --cpus N            virtual CPUs (default 1)\n"
-	"  -t, --timeout SEC       kill the VM SEC seconds after it starts, boot\n"
-	"                          included (default: no limit)\n"
-	"  -k, --kernel PATH       guest kernel, an uncompressed vmlinux (default:\n"
-	"                          $MVM_KERNEL, else vmlinux next to the mvm binary)\n"
-	"  -d, --disk PATH[:ro|:rw]  attach another disk (/dev/vdb, /dev/vdc, ...);\n"
-	"                          read-only unless :rw (then the guest writes the file)\n"
-	"      --console FILE|-|none  guest console (kernel and init messages) to FILE,\n"
-	"                          to stderr (-), or nowhere. Default: kept in memory\n"
-	"                          and its tail shown when the VM fails\n"
-	"      --max-output MIB    stop the VM when the job's output exceeds this\n"
-	"                          (default 256)\n"
-	"      --append ARGS       append to the guest kernel command line\n"
-	"      --host kvm|pvm      skip host detection (PVM needs guest workarounds)\n"
-	"      --no-io-uring       synchronous disk I/O instead of io_uring\n"
-	"      --stats             print VMM timings and exit counts to stderr (JSON)\n"
-	"      --print-cmdline     print the guest kernel command line and exit\n"
-	"  -h, --help              this text\n"
-	"\n"
-	"exit status:\n"
-	"  the job's own exit status (128+N if the job was killed by signal N), or\n"
-	"  124  the --timeout passed and the VM was killed\n"
-	"  125  mvm failed: bad input, no KVM, the guest crashed or its init failed\n"
-	"  126  the job's program could not be executed\n"
-	"  127  the job's program was not found in the image\n"
-	"  130, 143  mvm was interrupted (SIGINT, SIGTERM) and killed the VM\n";
+    "usage: mvm run [options] job.img [-- ARGS...]\n"
+    "\n"
+    "Boots a fresh micro-VM whose root disk is job.img, runs the job the "
+    "image's\n"
+    "manifest names (ARGS are appended to its arguments), prints the job's "
+    "stdout\n"
+    "and stderr, and exits with the job's exit status. job.img is never "
+    "modified:\n"
+    "the guest's writes go to a private copy-on-write overlay that disappears "
+    "with\n"
+    "the VM.\n"
+    "\n"
+    "options:\n"
+    "  -m, --mem MIB           guest RAM (default 128, 16..3072)\n"
+    "  -c, --cpus N            virtual CPUs (default 1)\n"
+    "  -t, --timeout SEC       kill the VM SEC seconds after it starts, boot\n"
+    "                          included (default: no limit)\n"
+    "  -k, --kernel PATH       guest kernel, an uncompressed vmlinux "
+    "(default:\n"
+    "                          $MVM_KERNEL, else vmlinux next to the mvm "
+    "binary)\n"
+    "  -d, --disk PATH[:ro|:rw]  attach another disk (/dev/vdb, /dev/vdc, "
+    "...);\n"
+    "                          read-only unless :rw (then the guest writes the "
+    "file)\n"
+    "      --console FILE|-|none  guest console (kernel and init messages) to "
+    "FILE,\n"
+    "                          to stderr (-), or nowhere. Default: kept in "
+    "memory\n"
+    "                          and its tail shown when the VM fails\n"
+    "      --max-output MIB    stop the VM when the job's output exceeds this\n"
+    "                          (default 256)\n"
+    "      --append ARGS       append to the guest kernel command line\n"
+    "      --host kvm|pvm      skip host detection (PVM needs guest "
+    "workarounds)\n"
+    "      --no-io-uring       synchronous disk I/O instead of io_uring\n"
+    "      --stats             print VMM timings and exit counts to stderr "
+    "(JSON)\n"
+    "      --print-cmdline     print the guest kernel command line and exit\n"
+    "  -h, --help              this text\n"
+    "\n"
+    "exit status:\n"
+    "  the job's own exit status (128+N if the job was killed by signal N), "
+    "or\n"
+    "  124  the --timeout passed and the VM was killed\n"
+    "  125  mvm failed: bad input, no KVM, the guest crashed or its init "
+    "failed\n"
+    "  126  the job's program could not be executed\n"
+    "  127  the job's program was not found in the image\n"
+    "  130, 143  mvm was interrupted (SIGINT, SIGTERM) and killed the VM\n";
 
 struct run_opts {
 	struct mvm_config cfg;
@@ -134,23 +151,30 @@ static int parse_disk(const char *arg, struct mvm_disk *d)
 
 static int parse_run(int argc, char **argv, struct run_opts *o)
 {
-	enum { OPT_CONSOLE = 256, OPT_APPEND, OPT_HOST, OPT_NO_URING,
-	       OPT_STATS, OPT_MAX_OUTPUT, OPT_PRINT_CMDLINE };
+	enum {
+		OPT_CONSOLE = 256,
+		OPT_APPEND,
+		OPT_HOST,
+		OPT_NO_URING,
+		OPT_STATS,
+		OPT_MAX_OUTPUT,
+		OPT_PRINT_CMDLINE
+	};
 	static const struct option longopts[] = {
-		{"mem", required_argument, NULL, 'm'},
-		{"cpus", required_argument, NULL, 'c'},
-		{"timeout", required_argument, NULL, 't'},
-		{"kernel", required_argument, NULL, 'k'},
-		{"disk", required_argument, NULL, 'd'},
-		{"console", required_argument, NULL, OPT_CONSOLE},
-		{"append", required_argument, NULL, OPT_APPEND},
-		{"host", required_argument, NULL, OPT_HOST},
-		{"no-io-uring", no_argument, NULL, OPT_NO_URING},
-		{"stats", no_argument, NULL, OPT_STATS},
-		{"print-cmdline", no_argument, NULL, OPT_PRINT_CMDLINE},
-		{"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"disk", required_argument, NULL, 'd'},
+	    {"console", required_argument, NULL, OPT_CONSOLE},
+	    {"append", required_argument, NULL, OPT_APPEND},
+	    {"host", required_argument, NULL, OPT_HOST},
+	    {"no-io-uring", no_argument, NULL, OPT_NO_URING},
+	    {"stats", no_argument, NULL, OPT_STATS},
+	    {"print-cmdline", no_argument, NULL, OPT_PRINT_CMDLINE},
+	    {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct mvm_config *c = &o->cfg;
 	uint32_t max_out = DEFAULT_OUTPUT_LIMIT_MIB;
@@ -206,7 +230,8 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			} else if (strcmp(optarg, "pvm") == 0) {
 				c->host = MVM_HOST_PVM;
 			} else {
-				fprintf(stderr, "mvm: --host: '%s' is not kvm or pvm\n",
+				fprintf(stderr,
+					"mvm: --host: '%s' is not kvm or pvm\n",
 					optarg);
 				return -1;
 			}
@@ -234,16 +259,18 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "mvm run: missing job.img\nTry 'mvm run --help'.\n");
+		fprintf(stderr,
+			"mvm run: missing job.img\nTry 'mvm run --help'.\n");
 		return -1;
 	}
-	o->disks[0] = (struct mvm_disk){.path = argv[optind++],
-					.mode = MVM_DISK_COW};
+	o->disks[0] =
+	    (struct mvm_disk){.path = argv[optind++], .mode = MVM_DISK_COW};
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	else if (optind < argc) {
 		fprintf(stderr,
-			"mvm run: unexpected '%s' after job.img (job arguments go after --)\n",
+			"mvm run: unexpected '%s' after job.img (job arguments "
+			"go after --)\n",
 			argv[optind]);
 		return -1;
 	}
@@ -253,8 +280,8 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	c->njob_args = (size_t)(argc - optind);
 	c->output_limit = (uint64_t)max_out << 20;
 	if (!c->kernel)
-		c->kernel = mvm_default_kernel(o->kernel_buf,
-					       sizeof(o->kernel_buf));
+		c->kernel =
+		    mvm_default_kernel(o->kernel_buf, sizeof(o->kernel_buf));
 	return 0;
 }
 
@@ -269,9 +296,8 @@ static int open_console(struct run_opts *o)
 	if (strcmp(c, "-") == 0) {
 		o->cfg.console_fd = STDERR_FILENO;
 	} else {
-		o->cfg.console_fd = open(c, O_WRONLY | O_CREAT | O_TRUNC |
-						    O_CLOEXEC,
-					 0644);
+		o->cfg.console_fd =
+		    open(c, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (o->cfg.console_fd < 0) {
 			fprintf(stderr, "mvm: --console %s: %s\n", c,
 				strerror(errno));

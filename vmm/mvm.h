@@ -28,8 +28,8 @@
 #define MVM_MAX_JOB_ARGS 24
 
 enum mvm_disk_mode {
-	MVM_DISK_RO, /* guest may only read; writes fail with an I/O error */
-	MVM_DISK_RW, /* guest writes reach the file */
+	MVM_DISK_RO,  /* guest may only read; writes fail with an I/O error */
+	MVM_DISK_RW,  /* guest writes reach the file */
 	MVM_DISK_COW, /* guest may write; writes go to a private overlay */
 };
 
@@ -42,7 +42,7 @@ enum mvm_host_kind { MVM_HOST_AUTO, MVM_HOST_KVM, MVM_HOST_PVM };
 
 struct mvm_config {
 	const char *kernel; /* path of an uncompressed vmlinux (ELF) */
-	uint32_t mem_mib; /* guest RAM */
+	uint32_t mem_mib;   /* guest RAM */
 	uint32_t cpus;
 	/* disks[0] is the root disk (ext4, /dev/vda); the rest are vdb... */
 	const struct mvm_disk *disks;
@@ -51,14 +51,16 @@ struct mvm_config {
 	const char *const *job_args;
 	size_t njob_args;
 	const char *extra_cmdline; /* appended to the kernel command line */
-	enum mvm_host_kind host; /* AUTO detects PVM */
-	int stdout_fd, stderr_fd; /* where the job's output goes */
-	uint64_t output_limit; /* bytes of job output before the VM is stopped */
-	int console_fd; /* guest console sink, -1 = none */
+	enum mvm_host_kind host;   /* AUTO detects PVM */
+	int stdout_fd, stderr_fd;  /* where the job's output goes */
+	uint64_t
+	    output_limit; /* bytes of job output before the VM is stopped */
+	int console_fd;	  /* guest console sink, -1 = none */
 	uint64_t console_limit; /* bytes written to console_fd at most */
-	int cancel_fd; /* readable => stop the VM (e.g. a signalfd); -1 = none */
+	int cancel_fd; /* readable => stop the VM (e.g. a signalfd); -1 = none
+			*/
 	uint32_t timeout_sec; /* 0 = no limit */
-	int no_io_uring; /* use synchronous disk I/O */
+	int no_io_uring;      /* use synchronous disk I/O */
 };
 
 enum mvm_outcome {
@@ -67,7 +69,7 @@ enum mvm_outcome {
 	MVM_TIMEOUT,
 	MVM_CANCELLED,
 	MVM_OUTPUT_LIMIT,
-	MVM_GUEST_RESET, /* reboot/panic without a job status */
+	MVM_GUEST_RESET,   /* reboot/panic without a job status */
 	MVM_GUEST_CRASHED, /* triple fault, emulation failure, bad protocol */
 	MVM_HOST_ERROR,
 };
@@ -84,10 +86,13 @@ enum mvm_init_failure {
 struct mvm_stats {
 	uint64_t exits_io, exits_mmio, exits_other;
 	double ms_create; /* mvm_vm_create wall time */
-	double cpu_ms_to_first_run; /* process CPU time when KVM_RUN first ran */
-	double ms_to_first_run; /* wall, from mvm_vm_run start to first KVM_RUN */
-	double ms_to_boot_marker; /* wall, mvm_vm_run start to init start; <0: none */
-	double ms_run; /* wall time of mvm_vm_run */
+	double
+	    cpu_ms_to_first_run; /* process CPU time when KVM_RUN first ran */
+	double
+	    ms_to_first_run; /* wall, from mvm_vm_run start to first KVM_RUN */
+	double ms_to_boot_marker; /* wall, mvm_vm_run start to init start; <0:
+				     none */
+	double ms_run;		  /* wall time of mvm_vm_run */
 	uint64_t exits_to_boot_marker;
 	uint64_t output_bytes, console_bytes;
 };
@@ -95,7 +100,7 @@ struct mvm_stats {
 struct mvm_result {
 	enum mvm_outcome outcome;
 	int status;
-	char detail[256]; /* one line, no trailing newline */
+	char detail[256];	 /* one line, no trailing newline */
 	char console_tail[2048]; /* last console bytes, NUL-terminated */
 	struct mvm_stats stats;
 };
@@ -103,8 +108,8 @@ struct mvm_result {
 struct mvm_vm;
 
 /* Set up a VM. Returns 0, or -errno (or -EINVAL) with a one-line message. */
-int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out,
-		  char *err, size_t errlen);
+int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
+		  size_t errlen);
 
 /*
  * Run the VM until the job reports, the guest dies, the timeout passes or

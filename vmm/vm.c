@@ -50,7 +50,7 @@
 
 /* mvm debug ports: the guest init writes these through /dev/port. */
 #define PORT_BOOT_MARKER 0x510 /* value 123: init started */
-#define PORT_JOB_STATUS 0x511 /* job exit status */
+#define PORT_JOB_STATUS 0x511  /* job exit status */
 #define PORT_INIT_FAILED 0x512 /* init failure code */
 #define BOOT_MARKER_VALUE 123
 #define PORT_I8042_DATA 0x60
@@ -71,7 +71,7 @@ struct vdev {
 	struct virtio_mmio *t;
 	uint64_t base;
 	unsigned irq;
-	int irqfd; /* -1: raise through KVM_IRQ_LINE */
+	int irqfd;		   /* -1: raise through KVM_IRQ_LINE */
 	int ioeventfd[MAX_QUEUES]; /* -1: QueueNotify exits to us */
 	unsigned nq;
 };
@@ -211,13 +211,15 @@ static void vm_stop(struct mvm_vm *vm, enum mvm_outcome outcome, int status,
 		vm->result.outcome = outcome;
 		vm->result.status = status;
 		va_start(ap, fmt);
-		vsnprintf(vm->result.detail, sizeof(vm->result.detail), fmt, ap);
+		vsnprintf(vm->result.detail, sizeof(vm->result.detail), fmt,
+			  ap);
 		va_end(ap);
 	}
 	pthread_mutex_unlock(&vm->result_lock);
 	atomic_store(&vm->stopping, 1);
 	if (write(vm->stop_efd, &one, sizeof(one)) < 0) {
-		/* the counter cannot overflow with writes of 1; nothing to do */
+		/* the counter cannot overflow with writes of 1; nothing to do
+		 */
 	}
 }
 
@@ -277,8 +279,9 @@ static void com2_tx(void *opaque, uint8_t byte)
 		return;
 	}
 	*out += c->len;
-	write_all(vm, c->type == JOBCHAN_STDOUT ? vm->cfg.stdout_fd
-						: vm->cfg.stderr_fd,
+	write_all(vm,
+		  c->type == JOBCHAN_STDOUT ? vm->cfg.stdout_fd
+					    : vm->cfg.stderr_fd,
 		  c->buf, c->len);
 }
 
@@ -333,11 +336,11 @@ static void pio_out(struct mvm_vm *vm, uint16_t port, uint8_t v)
 	} else if (port == PORT_BOOT_MARKER && v == BOOT_MARKER_VALUE) {
 		if (vm->result.stats.ms_to_boot_marker < 0) {
 			vm->result.stats.ms_to_boot_marker =
-				ms_since(&vm->t_run_start);
+			    ms_since(&vm->t_run_start);
 			vm->result.stats.exits_to_boot_marker =
-				atomic_load(&vm->exits_io) +
-				atomic_load(&vm->exits_mmio) +
-				atomic_load(&vm->exits_other);
+			    atomic_load(&vm->exits_io) +
+			    atomic_load(&vm->exits_mmio) +
+			    atomic_load(&vm->exits_other);
 		}
 	} else if (port == PORT_JOB_STATUS) {
 		vm_stop(vm, MVM_JOB_EXITED, v, "job exited with status %u", v);
@@ -421,7 +424,8 @@ static void describe_emulation_failure(struct vcpu *c, char *buf, size_t len)
 	struct kvm_regs regs;
 
 	if (xioctl(c->fd, KVM_GET_REGS, &regs) == 0)
-		snprintf(buf, len, " at rip 0x%llx", (unsigned long long)regs.rip);
+		snprintf(buf, len, " at rip 0x%llx",
+			 (unsigned long long)regs.rip);
 	else
 		buf[0] = '\0';
 }
@@ -471,8 +475,8 @@ static int vcpu_exit(struct vcpu *c)
 	case KVM_EXIT_FAIL_ENTRY:
 		vm_stop(vm, MVM_GUEST_CRASHED, 0,
 			"KVM could not enter the guest (reason 0x%llx)",
-			(unsigned long long)run->fail_entry
-				.hardware_entry_failure_reason);
+			(unsigned long long)
+			    run->fail_entry.hardware_entry_failure_reason);
 		break;
 	default:
 		vm_stop(vm, MVM_GUEST_CRASHED, 0, "unexpected KVM exit %u",
@@ -490,8 +494,8 @@ static void note_first_run(struct mvm_vm *vm)
 		return;
 	getrusage(RUSAGE_SELF, &ru);
 	vm->result.stats.cpu_ms_to_first_run =
-		(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	    (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 	vm->result.stats.ms_to_first_run = ms_since(&vm->t_run_start);
 }
 
@@ -532,11 +536,13 @@ static int open_kvm(struct mvm_vm *vm, char *err, size_t errlen)
 
 		if (e == ENOENT)
 			return errf(err, errlen, -e,
-				    "/dev/kvm: not found (no KVM on this host: load kvm_intel, kvm_amd or kvm_pvm)");
+				    "/dev/kvm: not found (no KVM on this host: "
+				    "load kvm_intel, kvm_amd or kvm_pvm)");
 		if (e == EACCES || e == EPERM)
-			return errf(err, errlen, -e,
-				    "/dev/kvm: %s (add this user to the 'kvm' group)",
-				    strerror(e));
+			return errf(
+			    err, errlen, -e,
+			    "/dev/kvm: %s (add this user to the 'kvm' group)",
+			    strerror(e));
 		return errf(err, errlen, -e, "/dev/kvm: %s", strerror(e));
 	}
 	version = xioctl(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
@@ -552,8 +558,7 @@ static int open_kvm(struct mvm_vm *vm, char *err, size_t errlen)
 			    "/dev/kvm: no in-kernel irqchip or user memory");
 	vm->run_size = (size_t)xioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
 	if ((long)vm->run_size < (long)sizeof(struct kvm_run))
-		return errf(err, errlen, -ENOTSUP,
-			    "KVM_GET_VCPU_MMAP_SIZE: %s",
+		return errf(err, errlen, -ENOTSUP, "KVM_GET_VCPU_MMAP_SIZE: %s",
 			    strerror(-(int)vm->run_size));
 	return 0;
 }
@@ -581,10 +586,10 @@ static int create_vm(struct mvm_vm *vm, char *err, size_t errlen)
 	/* The memslot goes in before the irqchip: on PVM a memslot costs
 	 * ~7 ms once an in-kernel irqchip exists (shared/PVM.md). */
 	region = (struct kvm_userspace_memory_region){
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = vm->mem.size,
-		.userspace_addr = (uint64_t)(uintptr_t)vm->mem.host,
+	    .slot = 0,
+	    .guest_phys_addr = 0,
+	    .memory_size = vm->mem.size,
+	    .userspace_addr = (uint64_t)(uintptr_t)vm->mem.host,
 	};
 	rc = xioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
 	if (rc < 0)
@@ -617,7 +622,8 @@ static int load_kernel(struct mvm_vm *vm, char *err, size_t errlen)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return errf(err, errlen, -ENOENT,
-			    "kernel %s: No such file or directory (build it with 'make kernel', or give --kernel)",
+			    "kernel %s: No such file or directory (build it "
+			    "with 'make kernel', or give --kernel)",
 			    path);
 	if (fd < 0)
 		return errf(err, errlen, -errno, "kernel %s: %s", path,
@@ -654,9 +660,10 @@ static int check_root(const char *path, char *err, size_t errlen)
 			    strerror(errno));
 	if (pread(fd, &magic, 2, 1024 + 0x38) != 2 || magic != 0xef53) {
 		close(fd);
-		return errf(err, errlen, -EINVAL,
-			    "%s: not an ext4 image (make one with 'mvm image build')",
-			    path);
+		return errf(
+		    err, errlen, -EINVAL,
+		    "%s: not an ext4 image (make one with 'mvm image build')",
+		    path);
 	}
 	close(fd);
 	return 0;
@@ -682,8 +689,8 @@ static int wire_eventfds(struct mvm_vm *vm, struct vdev *d)
 {
 	unsigned q;
 
-	if (xioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_IRQFD) >
-	    0) {
+	if (xioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+		   (void *)(long)KVM_CAP_IRQFD) > 0) {
 		struct kvm_irqfd irqfd = {.gsi = d->irq};
 
 		d->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -700,10 +707,10 @@ static int wire_eventfds(struct mvm_vm *vm, struct vdev *d)
 		return 0;
 	for (q = 0; q < d->nq; q++) {
 		struct kvm_ioeventfd ev = {
-			.datamatch = q,
-			.addr = d->base + 0x050, /* QueueNotify */
-			.len = 4,
-			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+		    .datamatch = q,
+		    .addr = d->base + 0x050, /* QueueNotify */
+		    .len = 4,
+		    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 		};
 		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
@@ -722,9 +729,9 @@ static int wire_eventfds(struct mvm_vm *vm, struct vdev *d)
 static int add_disks(struct mvm_vm *vm, char *err, size_t errlen)
 {
 	static const enum blk_mode modes[] = {
-		[MVM_DISK_RO] = BLK_RO,
-		[MVM_DISK_RW] = BLK_RW,
-		[MVM_DISK_COW] = BLK_COW,
+	    [MVM_DISK_RO] = BLK_RO,
+	    [MVM_DISK_RW] = BLK_RW,
+	    [MVM_DISK_COW] = BLK_COW,
 	};
 	size_t i;
 	int rc;
@@ -732,12 +739,12 @@ static int add_disks(struct mvm_vm *vm, char *err, size_t errlen)
 	for (i = 0; i < vm->cfg.ndisks; i++) {
 		struct vdev *d = &vm->devs[i];
 		struct blk_config bc = {
-			.path = vm->cfg.disks[i].path,
-			.mode = modes[vm->cfg.disks[i].mode],
-			.mem = &vm->mem,
-			.irq = vdev_irq,
-			.irq_opaque = d,
-			.no_io_uring = vm->cfg.no_io_uring,
+		    .path = vm->cfg.disks[i].path,
+		    .mode = modes[vm->cfg.disks[i].mode],
+		    .mem = &vm->mem,
+		    .irq = vdev_irq,
+		    .irq_opaque = d,
+		    .no_io_uring = vm->cfg.no_io_uring,
 		};
 
 		d->vm = vm;
@@ -764,12 +771,12 @@ static int build_cmdline(struct mvm_vm *vm, char *err, size_t errlen)
 {
 	struct cmdline_dev devs[MVM_MAX_DISKS];
 	struct cmdline_parts p = {
-		.pvm = vm->pvm,
-		.devs = devs,
-		.ndevs = vm->ndevs,
-		.extra = vm->cfg.extra_cmdline,
-		.args = vm->cfg.job_args,
-		.nargs = vm->cfg.njob_args,
+	    .pvm = vm->pvm,
+	    .devs = devs,
+	    .ndevs = vm->ndevs,
+	    .extra = vm->cfg.extra_cmdline,
+	    .args = vm->cfg.job_args,
+	    .nargs = vm->cfg.njob_args,
 	};
 	unsigned i;
 
@@ -779,7 +786,8 @@ static int build_cmdline(struct mvm_vm *vm, char *err, size_t errlen)
 					       .irq = vm->devs[i].irq};
 	if (cmdline_build(vm->cmdline, sizeof(vm->cmdline), &p) < 0)
 		return errf(err, errlen, -E2BIG,
-			    "job arguments too long: the kernel command line is limited to %d bytes",
+			    "job arguments too long: the kernel command line "
+			    "is limited to %d bytes",
 			    BOOT_CMDLINE_MAX - 1);
 	return 0;
 }
@@ -791,7 +799,7 @@ static int setup_cpuid(struct mvm_vm *vm, struct vcpu *c)
 
 	for (;;) {
 		cpuid = calloc(1, sizeof(*cpuid) +
-					  nent * sizeof(struct kvm_cpuid_entry2));
+				      nent * sizeof(struct kvm_cpuid_entry2));
 		if (!cpuid)
 			return -ENOMEM;
 		cpuid->nent = (uint32_t)nent;
@@ -814,7 +822,8 @@ static int setup_cpuid(struct mvm_vm *vm, struct vcpu *c)
 				e->ebx = (e->ebx & 0x00ffffff) | (c->id << 24);
 				e->ecx |= 1U << 31;
 				/* PVM cannot emulate cmpxchg16b in ring 0 (SLUB
-				 * uses it); this bit does follow KVM_SET_CPUID2. */
+				 * uses it); this bit does follow
+				 * KVM_SET_CPUID2. */
 				if (vm->pvm)
 					e->ecx &= ~(1U << 13);
 			} else if (e->function == 0xb) {
@@ -830,16 +839,16 @@ static int setup_cpuid(struct mvm_vm *vm, struct vcpu *c)
 static void set_segment(struct kvm_segment *k, const struct boot_segment *b)
 {
 	*k = (struct kvm_segment){
-		.base = b->base,
-		.limit = b->limit,
-		.selector = b->selector,
-		.type = b->type,
-		.present = b->present,
-		.dpl = b->dpl,
-		.db = b->db,
-		.s = b->s,
-		.l = b->l,
-		.g = b->g,
+	    .base = b->base,
+	    .limit = b->limit,
+	    .selector = b->selector,
+	    .type = b->type,
+	    .present = b->present,
+	    .dpl = b->dpl,
+	    .db = b->db,
+	    .s = b->s,
+	    .l = b->l,
+	    .g = b->g,
 	};
 }
 
@@ -907,8 +916,9 @@ static int create_vcpus(struct mvm_vm *vm, char *err, size_t errlen)
 		c->id = i;
 		c->fd = xioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(long)i);
 		if (c->fd < 0)
-			return errf(err, errlen, c->fd, "KVM_CREATE_VCPU %u: %s",
-				    i, strerror(-c->fd));
+			return errf(err, errlen, c->fd,
+				    "KVM_CREATE_VCPU %u: %s", i,
+				    strerror(-c->fd));
 		c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE,
 			      MAP_SHARED, c->fd, 0);
 		if (c->run == MAP_FAILED) {
@@ -928,8 +938,8 @@ static int create_vcpus(struct mvm_vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out,
-		  char *err, size_t errlen)
+int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
+		  size_t errlen)
 {
 	struct timespec t0;
 	struct mvm_vm *vm;
@@ -941,7 +951,8 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out,
 	if (cfg->ndisks < 1 || cfg->ndisks > MVM_MAX_DISKS)
 		return errf(err, errlen, -EINVAL, "need 1..%d disks",
 			    MVM_MAX_DISKS);
-	if (cfg->mem_mib < (BOOT_MIN_MEM >> 20) || cfg->mem_mib > MVM_MAX_MEM_MIB)
+	if (cfg->mem_mib < (BOOT_MIN_MEM >> 20) ||
+	    cfg->mem_mib > MVM_MAX_MEM_MIB)
 		return errf(err, errlen, -EINVAL, "--mem must be %llu..%d MiB",
 			    BOOT_MIN_MEM >> 20, MVM_MAX_MEM_MIB);
 	if (cfg->cpus < 1 || cfg->cpus > BOOT_MAX_CPUS)
@@ -974,7 +985,8 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out,
 
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
-		return errf(err, errlen, -errno, "eventfd: %s", strerror(errno));
+		return errf(err, errlen, -errno, "eventfd: %s",
+			    strerror(errno));
 	rc = open_kvm(vm, err, errlen);
 	if (rc == 0)
 		rc = create_vm(vm, err, errlen);
@@ -984,8 +996,8 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out,
 		rc = add_disks(vm, err, errlen);
 	if (rc == 0)
 		rc = build_cmdline(vm, err, errlen);
-	if (rc == 0 && boot_setup(&vm->mem, vm->cmdline, vm->ncpus, why,
-				  sizeof(why)) < 0)
+	if (rc == 0 &&
+	    boot_setup(&vm->mem, vm->cmdline, vm->ncpus, why, sizeof(why)) < 0)
 		rc = errf(err, errlen, -EINVAL, "boot set-up: %s", why);
 	if (rc == 0)
 		rc = create_vcpus(vm, err, errlen);
@@ -1100,7 +1112,8 @@ static void event_loop(struct mvm_vm *vm, int ep)
 				vm_stop(vm, MVM_CANCELLED, 0,
 					"cancelled; VM killed");
 			} else if (tag >> 32 == 4) {
-				struct vdev *d = &vm->devs[(tag >> 16) & 0xffff];
+				struct vdev *d =
+				    &vm->devs[(tag >> 16) & 0xffff];
 				unsigned q = tag & 0xffff;
 
 				if (read(d->ioeventfd[q], &v, sizeof(v)) ==
@@ -1116,15 +1129,16 @@ static void event_loop(struct mvm_vm *vm, int ep)
  * reboots at once): say so, with the panic's reason. */
 static void name_panic(struct mvm_result *res)
 {
-	const char *p = strstr(res->console_tail, "Kernel panic - not syncing: ");
+	const char *p =
+	    strstr(res->console_tail, "Kernel panic - not syncing: ");
 	size_t n;
 
 	if (res->outcome != MVM_GUEST_RESET || !p)
 		return;
 	p += strlen("Kernel panic - not syncing: ");
 	n = strcspn(p, "\r\n");
-	snprintf(res->detail, sizeof(res->detail), "guest kernel panicked: %.*s",
-		 (int)(n < 200 ? n : 200), p);
+	snprintf(res->detail, sizeof(res->detail),
+		 "guest kernel panicked: %.*s", (int)(n < 200 ? n : 200), p);
 }
 
 int mvm_vm_run(struct mvm_vm *vm, struct mvm_result *res)
@@ -1165,11 +1179,11 @@ int mvm_vm_run(struct mvm_vm *vm, struct mvm_result *res)
 	res->stats.ms_run = ms_since(&vm->t_run_start);
 	for (i = 0; i < vm->tail_len; i++)
 		res->console_tail[i] =
-			vm->tail[(vm->tail_pos + CONSOLE_TAIL - vm->tail_len + i) %
-				 CONSOLE_TAIL];
+		    vm->tail[(vm->tail_pos + CONSOLE_TAIL - vm->tail_len + i) %
+			     CONSOLE_TAIL];
 	res->console_tail[vm->tail_len < sizeof(res->console_tail)
-				  ? vm->tail_len
-				  : sizeof(res->console_tail) - 1] = '\0';
+			      ? vm->tail_len
+			      : sizeof(res->console_tail) - 1] = '\0';
 	name_panic(res);
 	return 0;
 }
