@@ -8,19 +8,22 @@
 VIRTIO_SAVED_GOAL := $(.DEFAULT_GOAL)
 
 VIRTIO_OBJS := $(BUILD)/virtio/queue.o $(BUILD)/virtio/mmio.o \
-	$(BUILD)/virtio/blk.o
+	$(BUILD)/virtio/blk.o $(BUILD)/virtio/vsock.o
 VIRTIO_LIBS := -luring -lpthread
 
-VIRTIO_HDRS := virtio/queue.h virtio/mmio.h virtio/blk.h vmm/mem.h
+VIRTIO_HDRS := virtio/queue.h virtio/mmio.h virtio/blk.h virtio/vsock.h \
+	vmm/mem.h
 VIRTIO_TEST_HDRS := $(VIRTIO_HDRS) tests/unit/fake_guest.h
 
 VIRTIO_UNIT_TESTS := $(BUILD)/tests/unit/test_queue \
-	$(BUILD)/tests/unit/test_mmio $(BUILD)/tests/unit/test_blk
+	$(BUILD)/tests/unit/test_mmio $(BUILD)/tests/unit/test_blk \
+	$(BUILD)/tests/unit/test_vsock
 
 # The pattern rule does not know about headers.
 $(VIRTIO_OBJS): $(VIRTIO_HDRS)
 $(BUILD)/tests/unit/test_queue.o $(BUILD)/tests/unit/test_mmio.o \
-$(BUILD)/tests/unit/test_blk.o $(BUILD)/tests/unit/fake_guest.o: \
+$(BUILD)/tests/unit/test_blk.o $(BUILD)/tests/unit/test_vsock.o \
+$(BUILD)/tests/unit/fake_guest.o: \
 	$(VIRTIO_TEST_HDRS)
 
 $(BUILD)/tests/unit/test_queue: $(BUILD)/tests/unit/test_queue.o \
@@ -38,6 +41,12 @@ $(BUILD)/tests/unit/test_blk: $(BUILD)/tests/unit/test_blk.o \
 		$(BUILD)/tests/unit/fake_guest.o $(VIRTIO_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(VIRTIO_LIBS)
+
+$(BUILD)/tests/unit/test_vsock: $(BUILD)/tests/unit/test_vsock.o \
+		$(BUILD)/tests/unit/fake_guest.o $(BUILD)/virtio/queue.o \
+		$(BUILD)/virtio/mmio.o $(BUILD)/virtio/vsock.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka -lpthread
 
 # Build and run just these tests: make virtio-check
 .PHONY: virtio-check
