@@ -38,7 +38,23 @@ struct blk {
 	bool warned_chain, warned_uring;
 	uint8_t config[sizeof(struct virtio_blk_config)];
 	struct blk_slot *slots; /* BLK_BATCH */
+	_Atomic uint64_t *write_budget;
 };
+
+/* Take n bytes from the shared write budget, or refuse: all or nothing. */
+static bool budget_take(_Atomic uint64_t *budget, uint64_t n)
+{
+	uint64_t left;
+
+	if (!budget)
+		return true;
+	left = atomic_load(budget);
+	do {
+		if (left < n)
+			return false;
+	} while (!atomic_compare_exchange_weak(budget, &left, left - n));
+	return true;
+}
 
 /* ---- parsing (pure) ---------------------------------------------------- */
 
@@ -419,8 +435,14 @@ static unsigned blk_queue_notify(void *dev, uint32_t qi, struct vq *q,
 			switch (blk_parse_request(&s->chain, b->capacity,
 						  b->mode == BLK_RO, features,
 						  &s->req)) {
-			case BLK_READ:
 			case BLK_WRITE:
+				if (!budget_take(b->write_budget,
+						 s->req.data_len))
+					break; /* over `limit disk-write`: IOERR
+						*/
+				n++;
+				continue;
+			case BLK_READ:
 			case BLK_FLUSH:
 				n++; /* I/O below */
 				continue;
@@ -539,6 +561,7 @@ int blk_create(const struct blk_config *c, struct virtio_mmio **out, char *err,
 		goto nomem;
 	b->ovl_fd = -1;
 	b->mode = c->mode;
+	b->write_budget = c->write_budget;
 	b->fd =
 	    open(c->path, (c->mode == BLK_RW ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (b->fd < 0) {

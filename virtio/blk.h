@@ -50,6 +50,7 @@
 #ifndef MVM_VIRTIO_BLK_H
 #define MVM_VIRTIO_BLK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,6 +80,10 @@ struct blk_config {
 	virtio_irq_fn irq;
 	void *irq_opaque;
 	bool no_io_uring; /* force the synchronous backend */
+	/* Bytes the guest may still write, shared by every disk of a VM (the
+	 * policy's `limit disk-write`); NULL = no limit. A write that does
+	 * not fit is answered IOERR and never reaches the file. */
+	_Atomic uint64_t *write_budget;
 };
 
 /*

@@ -47,6 +47,7 @@ struct fx {
 	/* device tests */
 	struct virtio_mmio *t;
 	bool no_uring;
+	_Atomic uint64_t *budget; /* write budget for dev_open, NULL = none */
 	int irqs;
 	char dir[64];
 	char path[128];
@@ -669,6 +670,7 @@ static void dev_open(struct fx *f, enum blk_mode mode)
 	    .irq = irq,
 	    .irq_opaque = f,
 	    .no_io_uring = f->no_uring,
+	    .write_budget = f->budget,
 	};
 	char err[256] = "";
 	uint32_t lo, hi;
@@ -864,6 +866,31 @@ static void test_ro_write(void **state)
 	assert_file_unchanged(f);
 }
 
+/* `limit disk-write`: writes fit the shared budget or fail whole, the
+ * file untouched by the one that did not fit; reads go on. */
+static void test_write_budget(void **state)
+{
+	struct fx *f = *state;
+	_Atomic uint64_t budget = 3 * 512;
+	uint8_t data[2 * 512], back[2 * 512];
+
+	f->budget = &budget;
+	dev_open(f, BLK_RW);
+	memset(data, 0x5a, sizeof(data));
+	assert_int_equal(do_write(f, 2, 2, data), VIRTIO_BLK_S_OK);
+	assert_int_equal(atomic_load(&budget), 512);
+	/* two sectors do not fit in the one left: refused, nothing taken */
+	assert_int_equal(do_write(f, 8, 2, data), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(atomic_load(&budget), 512);
+	assert_int_equal(do_write(f, 8, 1, data), VIRTIO_BLK_S_OK);
+	assert_int_equal(atomic_load(&budget), 0);
+	assert_int_equal(do_write(f, 12, 1, data), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(do_read(f, 8, 2, back), VIRTIO_BLK_S_OK);
+	assert_memory_equal(back, data, 512);
+	assert_memory_equal(back + 512, f->orig + 9 * 512, 512);
+	f->budget = NULL;
+}
+
 /* COW: writes read back, from the overlay and mixed with the base; the
  * file stays byte-identical; the overlay leaves no file behind. */
 static void test_cow(void **state)
@@ -1051,6 +1078,7 @@ int main(void)
 	    BOTH(test_write_rw),
 	    BOTH(test_flush_and_get_id),
 	    BOTH(test_ro_write),
+	    BOTH(test_write_budget),
 	    BOTH(test_cow),
 	    BOTH(test_bad_requests),
 	    BOTH(test_big_batch),
