@@ -17,7 +17,8 @@ FUZZ_SECONDS ?= 10
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -std=gnu11 -Wall -Wextra -I.
-FUZZ_TARGETS := queue mmio blk elf jobchan manifest jobargs cmdline
+FUZZ_TARGETS := queue mmio blk elf jobchan manifest jobargs cmdline \
+	policy fileserv vsock
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
 # Each harness is one clang invocation: the harness plus the module
@@ -32,6 +33,11 @@ FUZZ_SRCS_jobchan := vmm/jobchan.c
 FUZZ_SRCS_manifest := images/init/manifest.c
 FUZZ_SRCS_jobargs := images/init/jobargs.c vmm/cmdline.c
 FUZZ_SRCS_cmdline := vmm/cmdline.c images/init/jobargs.c
+FUZZ_SRCS_policy := vmm/policy.c
+FUZZ_SRCS_fileserv := vmm/fileserv.c
+FUZZ_SRCS_vsock := virtio/vsock.c virtio/mmio.c virtio/queue.c \
+	tests/unit/fake_guest.c
+FUZZ_LIBS_vsock := -lpthread
 FUZZ_LIBS_mmio := -luring -lpthread
 FUZZ_LIBS_blk := -luring -lpthread
 FUZZ_HDRS := $(wildcard fuzz/*.h virtio/*.h vmm/*.h images/init/*.h) \

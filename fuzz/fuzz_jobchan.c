@@ -33,9 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case JOBCHAN_MORE:
 			break;
 		case JOBCHAN_FRAME:
-			FZ_CHECK(c->type == JOBCHAN_STDOUT ||
-				 c->type == JOBCHAN_STDERR);
+			FZ_CHECK(c->type >= JOBCHAN_STDOUT &&
+				 c->type <= JOBCHAN_FAIL);
 			FZ_CHECK(c->len >= 1 && c->len <= JOBCHAN_MAX_PAYLOAD);
+			/* status frames carry exactly the status byte */
+			FZ_CHECK(c->type < JOBCHAN_EXIT || c->len == 1);
 			/* Model: header at start, payload right after it. */
 			FZ_CHECK(data[start] == c->type);
 			FZ_CHECK((size_t)(data[start + 1] |
@@ -48,11 +50,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* Only a bad type or a bad length is an error. */
 			FZ_CHECK(i == start || i == start + 2);
 			if (i == start)
-				FZ_CHECK(data[i] != 1 && data[i] != 2);
+				FZ_CHECK(data[i] < JOBCHAN_STDOUT ||
+					 data[i] > JOBCHAN_FAIL);
 			else
-				FZ_CHECK(data[i - 1] == 0 && data[i] == 0 ?
-					 true : (data[i - 1] | data[i] << 8) >
-						    JOBCHAN_MAX_PAYLOAD);
+				FZ_CHECK(
+				    data[i - 1] == 0 && data[i] == 0
+					? true
+					: (data[i - 1] | data[i] << 8) >
+						  JOBCHAN_MAX_PAYLOAD ||
+					      (data[start] >= JOBCHAN_EXIT &&
+					       (data[i - 1] | data[i] << 8) !=
+						   1));
 			broken = true;
 			break;
 		default:

@@ -142,7 +142,9 @@ put("jobchan", "two-frames", frame(1, b"hello\n") + frame(2, b"oops\n"))
 put("jobchan", "max-frame", frame(1, b"x" * 4096))
 put("jobchan", "too-long", bytes([1]) + struct.pack("<H", 4097) + b"x" * 8)
 put("jobchan", "zero-len", bytes([2, 0, 0]) + frame(1, b"a"))
-put("jobchan", "bad-type", frame(3, b"a"))
+put("jobchan", "bad-type", frame(7, b"a"))
+put("jobchan", "exit-frame", frame(1, b"x") + frame(3, b"\x07"))
+put("jobchan", "long-status", frame(4, b"\x01\x01"))
 put("jobchan", "split", frame(1, b"abc")[:4])
 
 # ---- manifest

@@ -6,8 +6,10 @@
 IMAGE_INIT_CC ?= gcc
 IMAGE_INIT_CFLAGS ?= -std=gnu11 -Os -Wall -Wextra -static
 IMAGE_INIT_SRCS := images/init/init.c images/init/manifest.c \
+	images/init/vsocktool.c \
 	images/init/jobargs.c images/init/frame.c
 IMAGE_INIT_HDRS := images/init/manifest.h images/init/jobargs.h \
+	images/init/vsocktool.h images/init/vsockports.h \
 	images/init/frame.h
 
 $(BUILD)/mvm-init: $(IMAGE_INIT_SRCS) $(IMAGE_INIT_HDRS)

@@ -415,6 +415,25 @@ static int stage_write(struct build *b, const char *path, const void *data,
 	return 0;
 }
 
+/* The image path path becomes a symlink to target (replacing a file the
+ * job's tree put there). */
+static int stage_symlink(struct build *b, const char *path, const char *target)
+{
+	const char *base = "";
+	int dir = stage_parent(b, path, &base), r = 0;
+
+	if (dir < 0)
+		return BERR(b, dir, "image build: %s in image: %s", path,
+			    strerror(-dir));
+	if ((unlinkat(dir, base, 0) < 0 && errno != ENOENT) ||
+	    symlinkat(target, dir, base) < 0)
+		r = BERR(b, -errno, "image build: symlink %s in image: %s",
+			 path, strerror(errno));
+	close(dir);
+	b->content += 4096;
+	return r;
+}
+
 /* Copy the host file src (following symlinks) to the image path dst. */
 static int stage_copy_host(struct build *b, const char *what, const char *src,
 			   const char *dst)
@@ -1026,6 +1045,8 @@ int image_build(const struct image_build_opts *o, char *err, size_t errlen)
 		r = add_binary(&b, o->binaries[i]);
 	if (!r)
 		r = stage_write(&b, "/mvm/init", init, init_len, 0755);
+	if (!r)
+		r = stage_symlink(&b, "/mvm/mvm-vsock", "init");
 	if (!r)
 		r = resolve_exec(&b);
 	if (!r)

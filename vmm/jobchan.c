@@ -15,7 +15,7 @@ enum jobchan_rc jobchan_feed(struct jobchan *c, uint8_t byte)
 {
 	switch (c->state) {
 	case ST_TYPE:
-		if (byte != JOBCHAN_STDOUT && byte != JOBCHAN_STDERR)
+		if (byte < JOBCHAN_STDOUT || byte > JOBCHAN_FAIL)
 			break;
 		c->type = byte;
 		c->state = ST_LEN_LO;
@@ -27,6 +27,9 @@ enum jobchan_rc jobchan_feed(struct jobchan *c, uint8_t byte)
 	case ST_LEN_HI:
 		c->len |= (uint16_t)(byte << 8);
 		if (c->len == 0 || c->len > JOBCHAN_MAX_PAYLOAD)
+			break;
+		/* A status is one byte: anything else is a broken guest. */
+		if (c->type >= JOBCHAN_EXIT && c->len != 1)
 			break;
 		c->got = 0;
 		c->state = ST_DATA;

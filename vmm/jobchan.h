@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The job channel: until virtio-vsock carries it, the guest init sends the
- * job's stdout and stderr over the second UART as frames
+ * The job channel: the guest init connects to host vsock port MVM_PORT_JOB
+ * and sends the job's stdout and stderr, then its exit status, as frames
  *
- *     type (1 byte: 1 = stdout, 2 = stderr)
- *     length (2 bytes, little endian, 1..JOBCHAN_MAX_PAYLOAD)
+ *     type (1 byte: 1 = stdout, 2 = stderr, 3 = exit status, 4 = init
+ *           failure code)
+ *     length (2 bytes, little endian, 1..JOBCHAN_MAX_PAYLOAD; exactly 1
+ *             for types 3 and 4)
  *     payload
  *
  * The guest controls every byte, so the decoder is a pure, bounded state
@@ -19,6 +21,8 @@
 #define JOBCHAN_MAX_PAYLOAD 4096
 #define JOBCHAN_STDOUT 1
 #define JOBCHAN_STDERR 2
+#define JOBCHAN_EXIT 3 /* payload: the exit status byte */
+#define JOBCHAN_FAIL 4 /* payload: enum mvm_init_failure */
 
 enum jobchan_rc { JOBCHAN_MORE, JOBCHAN_FRAME, JOBCHAN_ERROR };
 

@@ -11,16 +11,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm/audit.h"
 #include "vmm/check.h"
 #include "vmm/image.h"
 #include "vmm/mvm.h"
+#include "vmm/policy.h"
 
 #define MVM_VERSION "0.1.0"
 
 /* mvm's own exit codes; anything else is the job's exit status. */
+#define EXIT_LIMIT 121	     /* a policy limit (output, vsock bytes) */
+#define EXIT_POLICY_KILL 122 /* a request matched a kill rule */
 #define EXIT_TIMEOUT 124
 #define EXIT_MVM_ERROR 125
 #define EXIT_CANNOT_EXEC 126
@@ -29,6 +35,7 @@
 
 #define DEFAULT_OUTPUT_LIMIT_MIB 256
 #define CONSOLE_FILE_LIMIT (16ULL << 20)
+#define POLICY_FILE_MAX (1 << 20)
 
 static const char usage_top[] =
     "usage: mvm <command> [options]\n"
@@ -79,6 +86,7 @@ static const char usage_run[] =
     "                          and its tail shown when the VM fails\n"
     "      --max-output MIB    stop the VM when the job's output exceeds this\n"
     "                          (default 256)\n"
+    "      --stdin FILE|-|none  the job's stdin (default -: mvm's stdin)\n"
     "      --append ARGS       append to the guest kernel command line\n"
     "      --host kvm|pvm      skip host detection (PVM needs guest "
     "workarounds)\n"
@@ -88,10 +96,30 @@ static const char usage_run[] =
     "      --print-cmdline     print the guest kernel command line and exit\n"
     "  -h, --help              this text\n"
     "\n"
+    "reference monitor (docs/POLICY.md, docs/VSOCK.md):\n"
+    "  -p, --policy FILE       what the guest may reach over vsock: host "
+    "ports,\n"
+    "                          host files, network. Default: nothing. Its "
+    "limits\n"
+    "                          (time, memory, output) tighten the options "
+    "above\n"
+    "      --audit FILE        append one JSON line per decision to FILE\n"
+    "      --learn FILE        allow everything, and write the smallest "
+    "policy\n"
+    "                          that allows what this run did to FILE\n"
+    "      --vsock-dir DIR     guest connections to port P go to DIR/port_P;\n"
+    "                          host programs reach guest ports through\n"
+    "                          DIR/control (\"CONNECT P\\n\" -> \"OK "
+    "<port>\\n\")\n"
+    "      --job-id ID         name the job in the audit log (default: "
+    "random)\n"
+    "\n"
     "exit status:\n"
     "  the job's own exit status (128+N if the job was killed by signal N), "
     "or\n"
-    "  124  the --timeout passed and the VM was killed\n"
+    "  121  a limit was exceeded (output, vsock bytes) and the VM was stopped\n"
+    "  122  the guest made a request a policy 'kill' rule matched; VM killed\n"
+    "  124  the --timeout (or the policy's time limit) passed; VM killed\n"
     "  125  mvm failed: bad input, no KVM, the guest crashed or its init "
     "failed\n"
     "  126  the job's program could not be executed\n"
@@ -102,6 +130,10 @@ struct run_opts {
 	struct mvm_config cfg;
 	struct mvm_disk disks[MVM_MAX_DISKS];
 	const char *console; /* NULL: tail only */
+	const char *policy_path, *audit_path, *learn_path, *stdin_path;
+	char job_id[40];
+	int mem_given, timeout_given, max_out_given;
+	struct policy *policy;
 	int stats;
 	int print_cmdline;
 	char kernel_buf[PATH_MAX];
@@ -158,7 +190,12 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 		OPT_NO_URING,
 		OPT_STATS,
 		OPT_MAX_OUTPUT,
-		OPT_PRINT_CMDLINE
+		OPT_PRINT_CMDLINE,
+		OPT_AUDIT,
+		OPT_LEARN,
+		OPT_VSOCK_DIR,
+		OPT_STDIN,
+		OPT_JOB_ID
 	};
 	static const struct option longopts[] = {
 	    {"mem", required_argument, NULL, 'm'},
@@ -173,6 +210,12 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	    {"stats", no_argument, NULL, OPT_STATS},
 	    {"print-cmdline", no_argument, NULL, OPT_PRINT_CMDLINE},
 	    {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"audit", required_argument, NULL, OPT_AUDIT},
+	    {"learn", required_argument, NULL, OPT_LEARN},
+	    {"vsock-dir", required_argument, NULL, OPT_VSOCK_DIR},
+	    {"stdin", required_argument, NULL, OPT_STDIN},
+	    {"job-id", required_argument, NULL, OPT_JOB_ID},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -189,13 +232,14 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	c->cancel_fd = -1;
 	optind = 1;
 	/* '+': stop at the first non-option (job.img); "--" ends options. */
-	while ((opt = getopt_long(argc, argv, "+m:c:t:k:d:h", longopts,
+	while ((opt = getopt_long(argc, argv, "+m:c:t:k:d:p:h", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			if (parse_u32("--mem", optarg, 16, MVM_MAX_MEM_MIB,
 				      &c->mem_mib))
 				return -1;
+			o->mem_given = 1;
 			break;
 		case 'c':
 			if (parse_u32("--cpus", optarg, 1, 32, &c->cpus))
@@ -205,6 +249,7 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			if (parse_u32("--timeout", optarg, 1, 86400 * 365,
 				      &c->timeout_sec))
 				return -1;
+			o->timeout_given = 1;
 			break;
 		case 'k':
 			c->kernel = optarg;
@@ -249,6 +294,31 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			if (parse_u32("--max-output", optarg, 1, 1 << 20,
 				      &max_out))
 				return -1;
+			o->max_out_given = 1;
+			break;
+		case 'p':
+			o->policy_path = optarg;
+			break;
+		case OPT_AUDIT:
+			o->audit_path = optarg;
+			break;
+		case OPT_LEARN:
+			o->learn_path = optarg;
+			break;
+		case OPT_VSOCK_DIR:
+			c->vsock_dir = optarg;
+			break;
+		case OPT_STDIN:
+			o->stdin_path = optarg;
+			break;
+		case OPT_JOB_ID:
+			if (strlen(optarg) >= sizeof(o->job_id) || !*optarg) {
+				fprintf(stderr,
+					"mvm: --job-id: 1..%zu characters\n",
+					sizeof(o->job_id) - 1);
+				return -1;
+			}
+			snprintf(o->job_id, sizeof(o->job_id), "%s", optarg);
 			break;
 		case 'h':
 			fputs(usage_run, stdout);
@@ -279,6 +349,11 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	c->job_args = (const char *const *)&argv[optind];
 	c->njob_args = (size_t)(argc - optind);
 	c->output_limit = (uint64_t)max_out << 20;
+	if (o->policy_path && o->learn_path) {
+		fprintf(stderr, "mvm: --learn allows everything: it cannot be "
+				"combined with --policy\n");
+		return -1;
+	}
 	if (!c->kernel)
 		c->kernel =
 		    mvm_default_kernel(o->kernel_buf, sizeof(o->kernel_buf));
@@ -360,6 +435,11 @@ static int exit_code(const struct mvm_result *r, int cancel_fd)
 		return EXIT_MVM_ERROR;
 	case MVM_TIMEOUT:
 		return EXIT_TIMEOUT;
+	case MVM_POLICY_KILL:
+		return EXIT_POLICY_KILL;
+	case MVM_OUTPUT_LIMIT:
+	case MVM_LIMIT:
+		return EXIT_LIMIT;
 	case MVM_CANCELLED:
 		if (read(cancel_fd, &si, sizeof(si)) == sizeof(si))
 			return 128 + (int)si.ssi_signo;
@@ -381,6 +461,158 @@ static void report(const struct run_opts *o, const struct mvm_result *r)
 			r->console_tail);
 }
 
+/* Read and parse the policy; FILE:LINE:COL errors from the parser. */
+static struct policy *load_policy(const char *path)
+{
+	char err[512];
+	struct policy *p = NULL;
+	struct stat st;
+	char *text;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "mvm: --policy %s: %s\n", path,
+			strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > POLICY_FILE_MAX) {
+		fprintf(stderr,
+			"mvm: --policy %s: not a regular file of at most "
+			"1 MiB\n",
+			path);
+		close(fd);
+		return NULL;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	n = text ? read(fd, text, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n != st.st_size) {
+		fprintf(stderr, "mvm: --policy %s: read failed\n", path);
+		free(text);
+		return NULL;
+	}
+	if (policy_parse(text, (size_t)n, path, &p, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		p = NULL;
+	}
+	free(text);
+	return p;
+}
+
+/* A limit from the policy tightens the matching option (or sets it). */
+static int apply_limits(struct run_opts *o)
+{
+	const struct policy_limits *l = policy_limits(o->policy);
+	struct mvm_config *c = &o->cfg;
+
+	if (l->memory_bytes) {
+		uint64_t mib = l->memory_bytes >> 20;
+
+		if (mib < 16) {
+			fprintf(stderr,
+				"mvm: --policy: limit memory must be at "
+				"least 16M (the smallest guest)\n");
+			return -1;
+		}
+
+		if (o->mem_given && c->mem_mib > mib) {
+			fprintf(stderr,
+				"mvm: --mem %u exceeds the policy's memory "
+				"limit of %llu MiB\n",
+				c->mem_mib, (unsigned long long)mib);
+			return -1;
+		}
+		if (!o->mem_given && c->mem_mib > mib)
+			c->mem_mib = (uint32_t)mib;
+	}
+	if (l->time_sec && (!c->timeout_sec || c->timeout_sec > l->time_sec))
+		c->timeout_sec = (uint32_t)l->time_sec;
+	if (l->output_bytes && c->output_limit > l->output_bytes)
+		c->output_limit = l->output_bytes;
+	return 0;
+}
+
+/* Policy, audit log, job id, stdin: everything the monitor needs. */
+static int setup_monitor(struct run_opts *o)
+{
+	struct mvm_config *c = &o->cfg;
+	char err[512];
+	uint8_t rnd[8];
+
+	if (!o->job_id[0]) {
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+			memset(rnd, 0, sizeof(rnd));
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(o->job_id + 2 * i, 3, "%02x", rnd[i]);
+	}
+	if (o->policy_path) {
+		o->policy = load_policy(o->policy_path);
+		if (!o->policy || apply_limits(o) < 0)
+			return -1;
+		c->policy = o->policy;
+	}
+	if (o->learn_path) {
+		c->learn = policy_learn_new();
+		if (!c->learn) {
+			fprintf(stderr, "mvm: out of memory\n");
+			return -1;
+		}
+	}
+	if (o->audit_path && audit_open(o->audit_path, o->job_id, &c->audit,
+					err, sizeof(err)) < 0) {
+		fprintf(stderr, "mvm: %s\n", err);
+		return -1;
+	}
+	c->stdin_fd = STDIN_FILENO;
+	if (o->stdin_path && strcmp(o->stdin_path, "none") == 0) {
+		c->stdin_fd = -1;
+	} else if (o->stdin_path && strcmp(o->stdin_path, "-") != 0) {
+		c->stdin_fd = open(o->stdin_path, O_RDONLY | O_CLOEXEC);
+		if (c->stdin_fd < 0) {
+			fprintf(stderr, "mvm: --stdin %s: %s\n", o->stdin_path,
+				strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The learned policy, written to a temp file and renamed into place: a
+ * failed write never leaves half a policy. */
+static int write_learned(const struct run_opts *o)
+{
+	char *text = policy_learn_text(o->cfg.learn);
+	char tmp[PATH_MAX];
+	size_t n;
+	int fd, ok;
+
+	if (!text) {
+		fprintf(stderr, "mvm: --learn: out of memory\n");
+		return -1;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", o->learn_path);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		fprintf(stderr, "mvm: --learn %s: %s\n", o->learn_path,
+			strerror(errno));
+		free(text);
+		return -1;
+	}
+	n = strlen(text);
+	ok = write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	free(text);
+	if (!ok || rename(tmp, o->learn_path) < 0) {
+		fprintf(stderr, "mvm: --learn %s: %s\n", o->learn_path,
+			strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = {0};
@@ -391,7 +623,7 @@ static int cmd_run(int argc, char **argv)
 	char err[512];
 	int rc;
 
-	if (parse_run(argc, argv, &o) < 0)
+	if (parse_run(argc, argv, &o) < 0 || setup_monitor(&o) < 0)
 		return EXIT_MVM_ERROR;
 	/* A reader that goes away (mvm run ... | head) must not kill mvm
 	 * before it has stopped the VM; the output is dropped instead. */
@@ -425,6 +657,11 @@ static int cmd_run(int argc, char **argv)
 	if (o.stats)
 		print_stats(&res, &rss);
 	report(&o, &res);
+	if (o.learn_path && write_learned(&o) < 0)
+		return EXIT_MVM_ERROR;
+	audit_close(o.cfg.audit);
+	policy_learn_free(o.cfg.learn);
+	policy_free(o.policy);
 	return exit_code(&res, o.cfg.cancel_fd);
 }
 

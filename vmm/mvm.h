@@ -61,6 +61,14 @@ struct mvm_config {
 			*/
 	uint32_t timeout_sec; /* 0 = no limit */
 	int no_io_uring;      /* use synchronous disk I/O */
+
+	/* The reference monitor on vsock (vmm/monitor.h, docs/VSOCK.md). */
+	const struct policy *policy; /* NULL: deny every request */
+	struct policy_learn *learn;  /* non-NULL: learning mode, allow all */
+	struct audit *audit;	     /* NULL: decisions are not logged */
+	const char *vsock_dir; /* <dir>/port_P and <dir>/control; NULL: none */
+	int stdin_fd;	       /* the job's stdin; -1 = empty */
+	uint32_t guest_cid;    /* 0 = 3 */
 };
 
 enum mvm_outcome {
@@ -72,6 +80,9 @@ enum mvm_outcome {
 	MVM_GUEST_RESET,   /* reboot/panic without a job status */
 	MVM_GUEST_CRASHED, /* triple fault, emulation failure, bad protocol */
 	MVM_HOST_ERROR,
+	MVM_POLICY_KILL, /* a request matched a `kill` rule (or `default kill`)
+			  */
+	MVM_LIMIT, /* a policy limit other than output/time was exceeded */
 };
 
 /* Guest init failure codes (port 0x512), see images/init/init.c. */
@@ -106,6 +117,9 @@ struct mvm_result {
 };
 
 struct mvm_vm;
+struct policy;
+struct policy_learn;
+struct audit;
 
 /* Set up a VM. Returns 0, or -errno (or -EINVAL) with a one-line message. */
 int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,

@@ -36,10 +36,12 @@
 
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
+#include "virtio/vsock.h"
 #include "vmm/boot.h"
 #include "vmm/cmdline.h"
 #include "vmm/elf.h"
-#include "vmm/jobchan.h"
+#include "vmm/monitor.h"
+#include "vmm/policy.h"
 #include "vmm/uart.h"
 
 #define KVM_TSS_ADDR 0xfffbd000ULL
@@ -56,6 +58,14 @@
 #define PORT_I8042_DATA 0x60
 #define PORT_I8042_CMD 0x64
 #define I8042_CMD_RESET 0xfe
+
+/* epoll tags of the event loop: kind in the upper 32 bits */
+#define TAG_STOP (1ULL << 32)
+#define TAG_TIMER (2ULL << 32)
+#define TAG_CANCEL (3ULL << 32)
+#define TAG_QUEUE(dev, q) ((4ULL << 32) | ((uint64_t)(dev) << 16) | (q))
+#define TAG_VSOCK (5ULL << 32)
+#define TAG_MON (6ULL << 32) /* | the monitor's own 16-bit tags */
 
 struct vcpu {
 	struct mvm_vm *vm;
@@ -87,12 +97,17 @@ struct mvm_vm {
 	size_t run_size;
 	struct vcpu vcpus[BOOT_MAX_CPUS];
 	unsigned ncpus;
-	struct vdev devs[MVM_MAX_DISKS];
+	struct vdev devs[MVM_MAX_DISKS + 1]; /* the disks, then vsock */
 	unsigned ndevs;
+	struct vsock *vsock;
+	struct vdev *vsock_dev;
+	int vsock_efd; /* the vsock device wants the monitor */
+	int ep;	       /* the event loop's epoll set */
+	struct monitor *mon;
+	_Atomic uint64_t disk_budget; /* `limit disk-write` bytes left */
 
-	pthread_mutex_t io_lock; /* UARTs, job channel, output accounting */
+	pthread_mutex_t io_lock; /* UARTs, console accounting */
 	struct uart com1, com2;
-	struct jobchan chan;
 	uint64_t console_written;
 	char tail[CONSOLE_TAIL];
 	size_t tail_pos, tail_len;
@@ -256,33 +271,11 @@ static void com1_tx(void *opaque, uint8_t byte)
 	}
 }
 
+/* COM2 is wired but unused: the job channel is on vsock. */
 static void com2_tx(void *opaque, uint8_t byte)
 {
-	struct mvm_vm *vm = opaque;
-	struct jobchan *c = &vm->chan;
-	uint64_t *out = &vm->result.stats.output_bytes;
-
-	switch (jobchan_feed(c, byte)) {
-	case JOBCHAN_MORE:
-		return;
-	case JOBCHAN_ERROR:
-		vm_stop(vm, MVM_GUEST_CRASHED, 0,
-			"guest broke the job-channel framing");
-		return;
-	case JOBCHAN_FRAME:
-		break;
-	}
-	if (*out + c->len > vm->cfg.output_limit) {
-		vm_stop(vm, MVM_OUTPUT_LIMIT, 0,
-			"job output exceeded %llu bytes; VM stopped",
-			(unsigned long long)vm->cfg.output_limit);
-		return;
-	}
-	*out += c->len;
-	write_all(vm,
-		  c->type == JOBCHAN_STDOUT ? vm->cfg.stdout_fd
-					    : vm->cfg.stderr_fd,
-		  c->buf, c->len);
+	(void)opaque;
+	(void)byte;
 }
 
 static void uart_irq(struct mvm_vm *vm, unsigned irq, int level)
@@ -733,9 +726,11 @@ static int add_disks(struct mvm_vm *vm, char *err, size_t errlen)
 	    [MVM_DISK_RW] = BLK_RW,
 	    [MVM_DISK_COW] = BLK_COW,
 	};
+	const struct policy_limits *lim = policy_limits(vm->cfg.policy);
 	size_t i;
 	int rc;
 
+	atomic_store(&vm->disk_budget, lim->disk_write_bytes);
 	for (i = 0; i < vm->cfg.ndisks; i++) {
 		struct vdev *d = &vm->devs[i];
 		struct blk_config bc = {
@@ -745,6 +740,9 @@ static int add_disks(struct mvm_vm *vm, char *err, size_t errlen)
 		    .irq = vdev_irq,
 		    .irq_opaque = d,
 		    .no_io_uring = vm->cfg.no_io_uring,
+		    .write_budget = lim->disk_write_bytes && !vm->cfg.learn
+					? &vm->disk_budget
+					: NULL,
 		};
 
 		d->vm = vm;
@@ -767,9 +765,93 @@ static int add_disks(struct mvm_vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* Called by the vsock device, from whichever thread ran its queue. */
+static void vsock_wake(void *opaque)
+{
+	struct mvm_vm *vm = opaque;
+	uint64_t one = 1;
+
+	if (write(vm->vsock_efd, &one, sizeof(one)) < 0) {
+		/* saturated counter: the loop is awake anyway */
+	}
+}
+
+static void mon_stop(void *opaque, enum mvm_outcome o, int status,
+		     const char *detail)
+{
+	struct mvm_vm *vm = opaque;
+
+	if (o == MVM_INIT_FAILED)
+		detail = init_failure_text(status);
+	vm_stop(vm, o, status, "%s", detail);
+}
+
+static void mon_kick_rx(void *opaque)
+{
+	struct mvm_vm *vm = opaque;
+
+	virtio_mmio_kick(vm->vsock_dev->t, VSOCK_QUEUE_RX);
+}
+
+/* The second device: virtio-vsock, and the monitor behind it. */
+static int add_vsock(struct mvm_vm *vm, char *err, size_t errlen)
+{
+	struct vdev *d = &vm->devs[vm->ndevs];
+	const struct policy_limits *lim = policy_limits(vm->cfg.policy);
+	struct vsock_config vc = {
+	    .guest_cid =
+		vm->cfg.guest_cid ? vm->cfg.guest_cid : VSOCK_DEFAULT_GUEST_CID,
+	    .mem = &vm->mem,
+	    .irq = vdev_irq,
+	    .irq_opaque = d,
+	    .wake = vsock_wake,
+	    .wake_opaque = vm,
+	};
+	struct mon_config mc = {
+	    .policy = vm->cfg.policy,
+	    .learn = vm->cfg.learn,
+	    .audit = vm->cfg.audit,
+	    .sock_dir = vm->cfg.vsock_dir,
+	    .ep = vm->ep,
+	    .tag_base = TAG_MON,
+	    .stdin_fd = vm->cfg.stdin_fd,
+	    .stdout_fd = vm->cfg.stdout_fd,
+	    .stderr_fd = vm->cfg.stderr_fd,
+	    .output_limit = vm->cfg.output_limit,
+	    .vsock_bytes_limit = vm->cfg.learn ? 0 : lim->vsock_bytes,
+	    .vsock_rate = vm->cfg.learn ? 0 : lim->vsock_rate,
+	    .vsock_burst = lim->vsock_burst,
+	    .stop = mon_stop,
+	    .kick_rx = mon_kick_rx,
+	    .opaque = vm,
+	};
+	int rc;
+
+	d->vm = vm;
+	d->base = VIRTIO_BASE + vm->ndevs * VIRTIO_MMIO_WINDOW;
+	d->irq = VIRTIO_IRQ_BASE + vm->ndevs;
+	d->irqfd = -1;
+	memset(d->ioeventfd, -1, sizeof(d->ioeventfd));
+	vm->vsock_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->vsock_efd < 0)
+		return errf(err, errlen, -errno, "eventfd: %s",
+			    strerror(errno));
+	rc = vsock_create(&vc, &d->t, &vm->vsock, err, errlen);
+	if (rc < 0)
+		return rc;
+	vm->ndevs++;
+	vm->vsock_dev = d;
+	d->nq = virtio_mmio_num_queues(d->t);
+	rc = wire_eventfds(vm, d);
+	if (rc < 0)
+		return errf(err, errlen, rc, "eventfd: %s", strerror(-rc));
+	mc.vs = vm->vsock;
+	return mon_create(&mc, &vm->mon, err, errlen);
+}
+
 static int build_cmdline(struct mvm_vm *vm, char *err, size_t errlen)
 {
-	struct cmdline_dev devs[MVM_MAX_DISKS];
+	struct cmdline_dev devs[MVM_MAX_DISKS + 1];
 	struct cmdline_parts p = {
 	    .pvm = vm->pvm,
 	    .devs = devs,
@@ -978,7 +1060,7 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
 	pthread_mutex_init(&vm->result_lock, NULL);
 	uart_init(&vm->com1, &com1_ops, vm);
 	uart_init(&vm->com2, &com2_ops, vm);
-	jobchan_init(&vm->chan);
+	vm->vsock_efd = vm->ep = -1;
 	for (unsigned i = 0; i < BOOT_MAX_CPUS; i++)
 		vm->vcpus[i].fd = -1;
 	*out = vm; /* mvm_vm_destroy() cleans up a partial VM */
@@ -987,6 +1069,9 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
 	if (vm->stop_efd < 0)
 		return errf(err, errlen, -errno, "eventfd: %s",
 			    strerror(errno));
+	vm->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (vm->ep < 0)
+		return errf(err, errlen, -errno, "epoll: %s", strerror(errno));
 	rc = open_kvm(vm, err, errlen);
 	if (rc == 0)
 		rc = create_vm(vm, err, errlen);
@@ -994,6 +1079,8 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
 		rc = load_kernel(vm, err, errlen);
 	if (rc == 0)
 		rc = add_disks(vm, err, errlen);
+	if (rc == 0)
+		rc = add_vsock(vm, err, errlen);
 	if (rc == 0)
 		rc = build_cmdline(vm, err, errlen);
 	if (rc == 0 &&
@@ -1056,11 +1143,6 @@ static int epoll_add(int ep, int fd, uint64_t tag)
 	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-#define TAG_STOP (1ULL << 32)
-#define TAG_TIMER (2ULL << 32)
-#define TAG_CANCEL (3ULL << 32)
-#define TAG_QUEUE(dev, q) ((4ULL << 32) | ((uint64_t)(dev) << 16) | (q))
-
 static int setup_loop(struct mvm_vm *vm, int ep, int *timer_fd)
 {
 	struct itimerspec its = {.it_value = {.tv_sec = vm->cfg.timeout_sec}};
@@ -1068,6 +1150,8 @@ static int setup_loop(struct mvm_vm *vm, int ep, int *timer_fd)
 	int rc;
 
 	rc = epoll_add(ep, vm->stop_efd, TAG_STOP);
+	if (rc == 0)
+		rc = epoll_add(ep, vm->vsock_efd, TAG_VSOCK);
 	if (rc == 0 && vm->cfg.cancel_fd >= 0)
 		rc = epoll_add(ep, vm->cfg.cancel_fd, TAG_CANCEL);
 	for (i = 0; rc == 0 && i < vm->ndevs; i++)
@@ -1119,6 +1203,12 @@ static void event_loop(struct mvm_vm *vm, int ep)
 				if (read(d->ioeventfd[q], &v, sizeof(v)) ==
 				    sizeof(v))
 					virtio_mmio_kick(d->t, q);
+			} else if (tag == TAG_VSOCK) {
+				if (read(vm->vsock_efd, &v, sizeof(v)) ==
+				    sizeof(v))
+					mon_vsock_wake(vm->mon);
+			} else if (tag >> 32 == 6) {
+				mon_fd_ready(vm->mon, tag, evs[i].events);
 			}
 			/* TAG_STOP: the loop condition sees it */
 		}
@@ -1143,16 +1233,13 @@ static void name_panic(struct mvm_result *res)
 
 int mvm_vm_run(struct mvm_vm *vm, struct mvm_result *res)
 {
-	int ep, timer_fd = -1, rc;
+	int ep = vm->ep, timer_fd = -1, rc;
 	unsigned i;
 
 	clock_gettime(CLOCK_MONOTONIC, &vm->t_run_start);
 	rc = install_kick_handler();
 	if (rc < 0)
 		return rc;
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0)
-		return -errno;
 	rc = setup_loop(vm, ep, &timer_fd);
 	for (i = 0; rc == 0 && i < vm->ncpus; i++) {
 		rc = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread,
@@ -1165,7 +1252,6 @@ int mvm_vm_run(struct mvm_vm *vm, struct mvm_result *res)
 	else
 		vm_stop(vm, MVM_HOST_ERROR, 0, "VM start: %s", strerror(-rc));
 	stop_vcpus(vm);
-	close(ep);
 	if (timer_fd >= 0)
 		close(timer_fd);
 
@@ -1175,6 +1261,7 @@ int mvm_vm_run(struct mvm_vm *vm, struct mvm_result *res)
 	res->stats.exits_io = atomic_load(&vm->exits_io);
 	res->stats.exits_mmio = atomic_load(&vm->exits_mmio);
 	res->stats.exits_other = atomic_load(&vm->exits_other);
+	res->stats.output_bytes = mon_output_bytes(vm->mon);
 	res->stats.ms_create = vm->ms_create;
 	res->stats.ms_run = ms_since(&vm->t_run_start);
 	for (i = 0; i < vm->tail_len; i++)
@@ -1195,6 +1282,7 @@ void mvm_vm_destroy(struct mvm_vm *vm)
 	if (!vm)
 		return;
 	stop_vcpus(vm);
+	mon_free(vm->mon); /* closes the host side of every connection */
 	for (i = 0; i < vm->ndevs; i++) {
 		struct vdev *d = &vm->devs[i];
 
@@ -1219,6 +1307,10 @@ void mvm_vm_destroy(struct mvm_vm *vm)
 		close(vm->kvm_fd);
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
+	if (vm->vsock_efd >= 0)
+		close(vm->vsock_efd);
+	if (vm->ep >= 0)
+		close(vm->ep);
 	pthread_mutex_destroy(&vm->io_lock);
 	pthread_mutex_destroy(&vm->result_lock);
 	free(vm);

@@ -6,8 +6,8 @@
 
 int frame_encode(uint8_t *out, uint8_t type, size_t len)
 {
-	if ((type != FRAME_STDOUT && type != FRAME_STDERR) || len == 0 ||
-	    len > FRAME_MAX_PAYLOAD)
+	if (type < FRAME_STDOUT || type > FRAME_FAIL || len == 0 ||
+	    len > FRAME_MAX_PAYLOAD || (type >= FRAME_EXIT && len != 1))
 		return -EINVAL;
 	out[0] = type;
 	out[1] = (uint8_t)(len & 0xff);

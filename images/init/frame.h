@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Job output frames on the job channel (guest /dev/ttyS1, docs/IMAGES.md).
+ * Frames on the job channel (a vsock stream to host port 1024,
+ * docs/IMAGES.md).
  *
- *   byte 0     type: FRAME_STDOUT (1) or FRAME_STDERR (2)
- *   bytes 1-2  payload length, little endian, 1..FRAME_MAX_PAYLOAD
+ *   byte 0     type: FRAME_STDOUT (1), FRAME_STDERR (2), FRAME_EXIT (3) or
+ *              FRAME_FAIL (4)
+ *   bytes 1-2  payload length, little endian, 1..FRAME_MAX_PAYLOAD (exactly
+ *              1 for FRAME_EXIT and FRAME_FAIL: the status byte)
  *   bytes 3..  payload
  *
  * The guest init encodes; the host decodes with jobchan_feed()
@@ -17,6 +20,8 @@
 
 #define FRAME_STDOUT 1
 #define FRAME_STDERR 2
+#define FRAME_EXIT 3
+#define FRAME_FAIL 4
 #define FRAME_HEADER 3
 #define FRAME_MAX_PAYLOAD 4096
 

@@ -37,8 +37,12 @@ b = open(sys.argv[1], 'rb').read()
 i, out = 0, {1: b'', 2: b''}
 while i < len(b):
     t, n = b[i], b[i + 1] | b[i + 2] << 8
-    assert t in (1, 2) and 1 <= n <= 4096 and i + 3 + n <= len(b), (i, t, n)
-    out[t] += b[i + 3:i + 3 + n]
+    assert t in (1, 2, 3, 4) and 1 <= n <= 4096 and i + 3 + n <= len(b), (i, t, n)
+    assert t < 3 or (n == 1 and i + 4 == len(b)), 'status frame not last'
+    if t >= 3:
+        sys.stdout.write('%s %d\n' % ('exit' if t == 3 else 'fail', b[i + 3]))
+    else:
+        out[t] += b[i + 3:i + 3 + n]
     i += 3 + n
 for t, name in ((1, 'stdout'), (2, 'stderr')):
     sys.stdout.write('%s %d\n' % (name, len(out[t])))
@@ -81,13 +85,13 @@ SH="${H}exec /bin/sh\narg sh\narg /job.sh\n"
 run args "${SH}env FOO=bar\nworkdir /tmp\n" \
 	'root=/dev/vda pvm_quirks init=/mvm/init -- x 7 a%20b%22 %00 k=v' \
 	'0x510 123 0x511 7 ' 'argc=5' 'arg=[a b"]' 'arg=[]' 'arg=[k=v]' \
-	'to stderr' 'cwd=/tmp home=/ foo=bar' 'stderr 10'
+	'to stderr' 'cwd=/tmp home=/ foo=bar' 'stderr 10' 'exit 7'
 run no-args "$SH" 'root=/dev/vda init=/mvm/init' '0x510 123 0x511 0 ' 'argc=0'
 run big "$SH" 'quiet -- big' '0x510 123 0x511 0 ' 'stdout 100930'
 run signal "$SH" '-- kill' '0x510 123 0x511 137 '
 run user "${SH}user 1000:2000\n" '-- id' '0x510 123 0x511 0 ' \
 	'uid=1000 gid=2000'
-run no-manifest '' '' '0x510 123 0x512 1 '
+run no-manifest '' '' '0x510 123 0x512 1 ' 'fail 1'
 run bad-manifest "${H}exec sh\n" '' '0x510 123 0x512 2 '
 run crlf "mvm-manifest 1\r\nexec /bin/sh\r\n" '' '0x510 123 0x512 2 '
 run exec-enoent "${H}exec /bin/nope\n" '' '0x510 123 0x512 3 '

@@ -3,10 +3,15 @@
  * mvm guest init: PID 1 of every job VM (contract: docs/IMAGES.md).
  *
  * Straight line: mount /dev, say "booted" on port 0x510, mount the rest,
- * read /mvm/manifest and the job arguments, open the job channel (ttyS1),
- * start the job with stdout/stderr on pipes, forward them as frames
- * (frame.h), reap, report the exit status on port 0x511 (or an init failure
- * code on port 0x512), reboot.
+ * open the job channel (a vsock stream to host port MVM_PORT_JOB), read
+ * /mvm/manifest and the job arguments, start the job with stdout/stderr on
+ * pipes and stdin on a second vsock stream (MVM_PORT_STDIN), forward the
+ * pipes as frames (frame.h), reap, and report the exit status (or an init
+ * failure code) as the last frame. Without a channel the status goes to
+ * port 0x511 (0x512 for a failure). Then reboot.
+ *
+ * Run as mvm-vsock (a symlink to /mvm/init in every image) it is a small
+ * vsock client for jobs instead: see vsocktool.c.
  *
  * Every guest system call costs ~0.3 ms on PVM hosts (docs/PVM.md) and a page
  * fault up to 2 ms, so this file counts them: no stdio, no stat before open,
@@ -16,7 +21,8 @@
  * Built with -DMVM_INIT_HOSTTEST it runs on a development host inside
  * `unshare -mpf chroot ROOT /mvm/init`: port writes go to /mvm-test/ports as
  * text, the channel is the file /mvm-test/channel, the command line comes
- * from /mvm-test/cmdline, and it exits instead of rebooting.
+ * from /mvm-test/cmdline, stdin is /dev/null, and it exits instead of
+ * rebooting.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,10 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <asm/termbits.h> /* kernel termios: one ioctl, no TCGETS */
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +45,8 @@
 #include "jobargs.h"
 #include "frame.h"
 #include "manifest.h"
+#include "vsockports.h"
+#include "vsocktool.h"
 
 #define PORT_BOOTED 0x510 /* byte BOOTED_MAGIC: /dev is up */
 #define PORT_EXIT 0x511	  /* byte: job exit code, or 128 + signal */
@@ -57,12 +64,10 @@ enum init_fail {
 #ifdef MVM_INIT_HOSTTEST
 #define HOSTTEST 1
 #define CHANNEL_PATH "/mvm-test/channel"
-#define CHANNEL_FLAGS (O_CREAT | O_TRUNC)
 #define CMDLINE_PATH "/mvm-test/cmdline"
 #else
 #define HOSTTEST 0
-#define CHANNEL_PATH "/dev/ttyS1"
-#define CHANNEL_FLAGS 0
+#define CHANNEL_PATH "vsock port 1024"
 #define CMDLINE_PATH "/proc/cmdline"
 #endif
 
@@ -70,7 +75,8 @@ struct init {
 	int console; /* /dev/console, opened on the first message */
 	int port;    /* /dev/port, -1 if it could not be opened */
 	int chan;    /* job channel */
-	int null;    /* /dev/null, the job's stdin */
+	int null;    /* /dev/null */
+	int in;	     /* the job's stdin: a vsock stream, or null */
 	struct manifest m;
 	char manifest_buf[MANIFEST_MAX_SIZE + 1];
 	char cmdline[4097];
@@ -128,11 +134,29 @@ static void port_out(struct init *in, unsigned port, uint8_t val)
 #endif
 }
 
-static __attribute__((noreturn)) void finish(struct init *in, unsigned port,
+static void write_all(struct init *in, const uint8_t *p, size_t n);
+
+/*
+ * Report the end: a status frame on the channel, then wait until the host
+ * has it (it stops the VM, or closes the stream), so no output still in
+ * the guest's socket buffers is lost to the reboot. The port write after
+ * it is the fallback when there is no channel.
+ */
+static __attribute__((noreturn)) void finish(struct init *in, uint8_t type,
 					     uint8_t val)
 {
-	port_out(in, port, val);
-	/* The host normally stops the VM on the port write above. */
+	uint8_t f[FRAME_HEADER + 1];
+	char c;
+
+	if (in->chan >= 0) {
+		frame_encode(f, type, 1);
+		f[FRAME_HEADER] = val;
+		write_all(in, f, sizeof(f));
+		shutdown(in->chan, SHUT_WR);
+		while (read(in->chan, &c, 1) > 0)
+			;
+	}
+	port_out(in, type == FRAME_EXIT ? PORT_EXIT : PORT_FAIL, val);
 	sync();
 #ifdef MVM_INIT_HOSTTEST
 	exit(0);
@@ -145,7 +169,7 @@ static __attribute__((noreturn)) void finish(struct init *in, unsigned port,
 
 static __attribute__((noreturn)) void fail(struct init *in, enum init_fail code)
 {
-	finish(in, PORT_FAIL, (uint8_t)code);
+	finish(in, FRAME_FAIL, (uint8_t)code);
 }
 
 /* Mount, creating dir first if it is missing and the root is writable. */
@@ -297,37 +321,39 @@ static void load_args(struct init *in)
 	in->argv[in->m.argc + n] = NULL;
 }
 
+/*
+ * The job channel, and the job's stdin as a read-only stream. Opened
+ * before the manifest is read so that every init failure reaches the
+ * host as a frame.
+ */
 static void open_channel(struct init *in)
 {
-	struct termios t;
-
-	/*
-	 * O_NONBLOCK: a serial port without CLOCAL would wait for carrier
-	 * in open(). Raw mode with CLOCAL set, then blocking writes.
-	 */
-	in->chan = open(
-	    CHANNEL_PATH,
-	    O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK | CHANNEL_FLAGS, 0644);
+#ifdef MVM_INIT_HOSTTEST
+	in->chan =
+	    open(CHANNEL_PATH, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (in->chan < 0) {
 		say(in, "open %s: %s", CHANNEL_PATH, strerror(errno));
 		fail(in, FAIL_INIT);
 	}
-	/*
-	 * Raw mode built from scratch and set with one TCSETS (glibc's
-	 * tcsetattr() adds a TCGETS): no input or output processing, no
-	 * echo, no signals, no software or hardware flow control, 8 bits.
-	 */
-	memset(&t, 0, sizeof(t));
-	t.c_cflag = B115200 | CS8 | CREAD | CLOCAL;
-	t.c_cc[VMIN] = 1;
-	if (ioctl(in->chan, TCSETS, &t) < 0 && !(HOSTTEST && errno == ENOTTY)) {
-		say(in, "raw mode on %s: %s", CHANNEL_PATH, strerror(errno));
+	in->in = in->null;
+#else
+	int fd = vsocktool_connect_host(MVM_PORT_JOB);
+
+	if (fd < 0) {
+		say(in, "connect to %s: %s", CHANNEL_PATH, strerror(-fd));
 		fail(in, FAIL_INIT);
 	}
-	if (fcntl(in->chan, F_SETFL, 0) < 0) {
-		say(in, "fcntl %s: %s", CHANNEL_PATH, strerror(errno));
-		fail(in, FAIL_INIT);
+	in->chan = fd;
+	fd = vsocktool_connect_host(MVM_PORT_STDIN);
+	if (fd < 0) {
+		say(in, "stdin: connect to vsock port %d: %s", MVM_PORT_STDIN,
+		    strerror(-fd));
+		fd = in->null;
+	} else {
+		shutdown(fd, SHUT_WR); /* the job only reads its stdin */
 	}
+	in->in = fd;
+#endif
 }
 
 /*
@@ -344,7 +370,7 @@ child(const struct init *in, const int out[2], const int err[2],
 	if (setsid() < 0)
 		goto fail;
 	st->stage = "dup2";
-	if (dup2(in->null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+	if (dup2(in->in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
 		goto fail;
 	/* The init's cwd is already "/": skip a syscall in the common case. */
 	st->stage = "chdir";
@@ -477,28 +503,30 @@ static void run_job(struct init *in)
 	status = reap(in, pid);
 	if (status < 0)
 		fail(in, FAIL_INIT);
-	/* tcdrain(): wait until the UART has sent every byte. */
-	if (ioctl(in->chan, TCSBRK, 1) < 0 && !(HOSTTEST && errno == ENOTTY))
-		say(in, "tcdrain %s: %s", CHANNEL_PATH, strerror(errno));
 	if (WIFSIGNALED(status))
 		code = 128 + WTERMSIG(status);
 	else
 		code = WEXITSTATUS(status);
-	finish(in, PORT_EXIT, (uint8_t)(code > 255 ? 255 : code));
+	finish(in, FRAME_EXIT, (uint8_t)(code > 255 ? 255 : code));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	/* ~160 KiB: on the stack, touched only where used (page faults). */
 	struct init in;
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 
+	base = base ? base + 1 : (argc > 0 ? argv[0] : "");
+	if (strcmp(base, VSOCKTOOL_NAME) == 0)
+		return vsocktool_main(argc, argv);
 	in.console = -1;
 	in.port = -1;
 	in.chan = -1;
+	in.in = -1;
 	mount_early(&in);
+	open_channel(&in);
 	load_manifest(&in);
 	load_args(&in);
-	open_channel(&in);
 	run_job(&in);
 	return 0;
 }

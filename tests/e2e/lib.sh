@@ -20,6 +20,21 @@ bad() {
 	for f in "$@"; do [ -f "$f" ] && sed 's/^/       | /' "$f" | tail -n 25; done
 }
 status() { cat "$work/$1.rc"; }
+# check NAME DESCRIPTION COMMAND...: a passing COMMAND is a passing test;
+# a failing one shows the tails of $work/NAME.out and NAME.err.
+check() {
+	name=$1
+	desc=$2
+	shift 2
+	if "$@"; then ok "$desc"; else bad "$desc" "$work/$name.out" "$work/$name.err"; fi
+}
+# need_mvm LABEL: fail the suite at once when mvm is not built.
+need_mvm() {
+	[ -x "$MVM" ] && return 0
+	echo "$1: $MVM not built (run make)"
+	echo "$1: 0 passed, 1 failed"
+	exit 1
+}
 
 # A busybox root with the applets the jobs use.
 mk_busybox_root() {

@@ -17,19 +17,7 @@ run() {
 	echo $? >"$work/$name.rc"
 }
 
-# check NAME DESCRIPTION COMMAND...: a passing COMMAND is a passing test.
-check() {
-	name=$1
-	desc=$2
-	shift 2
-	if "$@"; then ok "$desc"; else bad "$desc" "$work/$name.out" "$work/$name.err"; fi
-}
-
-if [ ! -x "$MVM" ]; then
-	echo "e2e: $MVM not built (run make)"
-	echo "e2e: 0 passed, 1 failed"
-	exit 1
-fi
+need_mvm e2e
 
 # ---- host-side bad input: one line naming the problem, exit 125 ----------
 printf 'not an image at all' >"$work/corrupt.img"

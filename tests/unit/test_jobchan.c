@@ -51,6 +51,30 @@ static void test_max_payload(void **state)
 	assert_int_equal(c.len, JOBCHAN_MAX_PAYLOAD);
 }
 
+static void test_status_frames(void **state)
+{
+	static const uint8_t exit_frame[] = {3, 1, 0, 42};
+	static const uint8_t fail_frame[] = {4, 1, 0, 3};
+	static const uint8_t long_exit[] = {3, 2, 0};
+	static const uint8_t bad_type[] = {5};
+	struct jobchan c;
+
+	jobchan_init(&c);
+	assert_int_equal(feed(&c, exit_frame, sizeof(exit_frame)),
+			 JOBCHAN_FRAME);
+	assert_int_equal(c.type, JOBCHAN_EXIT);
+	assert_int_equal(c.buf[0], 42);
+	assert_int_equal(feed(&c, fail_frame, sizeof(fail_frame)),
+			 JOBCHAN_FRAME);
+	assert_int_equal(c.type, JOBCHAN_FAIL);
+	assert_int_equal(c.buf[0], 3);
+	/* a status is exactly one byte */
+	jobchan_init(&c);
+	assert_int_equal(feed(&c, long_exit, sizeof(long_exit)), JOBCHAN_ERROR);
+	jobchan_init(&c);
+	assert_int_equal(feed(&c, bad_type, 1), JOBCHAN_ERROR);
+}
+
 static void test_hostile_frames(void **state)
 {
 	static const uint8_t bad_type[] = {7};
@@ -74,9 +98,10 @@ static void test_hostile_frames(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_frames),
-		cmocka_unit_test(test_max_payload),
-		cmocka_unit_test(test_hostile_frames),
+	    cmocka_unit_test(test_frames),
+	    cmocka_unit_test(test_max_payload),
+	    cmocka_unit_test(test_status_frames),
+	    cmocka_unit_test(test_hostile_frames),
 	};
 	return cmocka_run_group_tests_name("jobchan", tests, NULL, NULL);
 }

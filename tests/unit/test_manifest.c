@@ -195,11 +195,13 @@ static void test_errors(void **state)
 		int r = parse(bad_cases[i].text, &err);
 
 		if (r != -EINVAL || err.line != bad_cases[i].line ||
-		    err.col != bad_cases[i].col || !strstr(err.msg, bad_cases[i].msg))
+		    err.col != bad_cases[i].col ||
+		    !strstr(err.msg, bad_cases[i].msg))
 			fail_msg("case %zu: got %d %u:%u \"%s\", want %u:%u "
 				 "\"%s\"",
-				 i, r, err.line, err.col, err.msg, bad_cases[i].line,
-				 bad_cases[i].col, bad_cases[i].msg);
+				 i, r, err.line, err.col, err.msg,
+				 bad_cases[i].line, bad_cases[i].col,
+				 bad_cases[i].msg);
 	}
 }
 
@@ -546,7 +548,10 @@ static void test_frame_encode(void **state)
 	assert_memory_equal(h, "\x02\xab\x01", 3);
 	assert_int_equal(frame_encode(h, FRAME_STDOUT, 0), -EINVAL);
 	assert_int_equal(frame_encode(h, FRAME_STDOUT, 4097), -EINVAL);
-	assert_int_equal(frame_encode(h, 3, 10), -EINVAL);
+	assert_int_equal(frame_encode(h, FRAME_EXIT, 10), -EINVAL);
+	assert_int_equal(frame_encode(h, FRAME_EXIT, 1), 3);
+	assert_int_equal(h[0], FRAME_EXIT);
+	assert_int_equal(frame_encode(h, 5, 1), -EINVAL);
 	assert_int_equal(frame_encode(h, 0, 10), -EINVAL);
 }
 
