@@ -11,7 +11,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 VMM_OBJS := $(BUILD)/vmm/vm.o $(BUILD)/vmm/boot.o $(BUILD)/vmm/elf.o \
             $(BUILD)/vmm/uart.o $(BUILD)/vmm/jobchan.o $(BUILD)/vmm/cmdline.o \
             $(BUILD)/vmm/check.o $(BUILD)/vmm/policy.o $(BUILD)/vmm/fileserv.o \
-            $(BUILD)/vmm/audit.o $(BUILD)/vmm/monitor.o
+            $(BUILD)/vmm/audit.o $(BUILD)/vmm/monitor.o \
+            $(BUILD)/vmm/snapfile.o $(BUILD)/vmm/kvmstate.o $(BUILD)/vmm/pool.o
 
 # The fragments below define rules; keep `all` the default goal.
 .DEFAULT_GOAL := all
@@ -22,7 +23,7 @@ include fuzz/fuzz.mk
 include bench/bench.mk
 
 LIB_OBJS := $(VMM_OBJS) $(VIRTIO_OBJS) $(IMAGE_OBJS)
-LIBS     := $(VIRTIO_LIBS) -ljansson -lpthread
+LIBS     := $(VIRTIO_LIBS) -ljansson -lz -lpthread
 
 VMM_UNIT_TESTS := $(BUILD)/tests/unit/test_boot $(BUILD)/tests/unit/test_elf \
                   $(BUILD)/tests/unit/test_uart $(BUILD)/tests/unit/test_jobchan \

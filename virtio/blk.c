@@ -542,63 +542,83 @@ static void put_le32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, 4);
 }
 
+/* Open c->path as the disk's backing file: size checks, the overlay for
+ * BLK_COW, capacity and the config space. */
+static int open_backing(struct blk *b, const struct blk_config *c, char *err,
+			size_t errlen)
+{
+	struct stat st;
+	uint64_t cap;
+	int rc;
+
+	b->mode = c->mode;
+	b->fd =
+	    open(c->path, (c->mode == BLK_RW ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (b->fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "open %s: %s", c->path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(b->fd, &st) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "stat %s: %s", c->path, strerror(-rc));
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", c->path);
+		return -EINVAL;
+	}
+	if (st.st_size == 0 || st.st_size % BLK_SECTOR) {
+		snprintf(err, errlen, "%s: size %lld is %s", c->path,
+			 (long long)st.st_size,
+			 st.st_size ? "not a multiple of 512" : "empty");
+		return -EINVAL;
+	}
+	cap = (uint64_t)st.st_size / BLK_SECTOR;
+	if (c->mode == BLK_COW) {
+		b->ovl_fd = open_overlay((uint64_t)st.st_size);
+		if (b->ovl_fd < 0) {
+			snprintf(err, errlen, "%s: copy-on-write overlay: %s",
+				 c->path, strerror(-b->ovl_fd));
+			return b->ovl_fd;
+		}
+		b->cow_bits = calloc((cap + 63) / 64, sizeof(uint64_t));
+		if (!b->cow_bits) {
+			snprintf(err, errlen, "%s: %s", c->path,
+				 strerror(ENOMEM));
+			return -ENOMEM;
+		}
+	}
+	b->capacity = cap;
+	/* 5.2.4: capacity */
+	memcpy(b->config + offsetof(struct virtio_blk_config, capacity),
+	       &(uint64_t){htole64(cap)}, 8);
+	return 0;
+}
+
 int blk_create(const struct blk_config *c, struct virtio_mmio **out, char *err,
 	       size_t errlen)
 {
 	struct virtio_mmio_params p = {0};
 	struct blk *b;
-	struct stat st;
-	uint64_t features, cap;
+	uint64_t features;
 	int rc;
 
 	*out = NULL;
-	if (!c->path || !c->mem) {
+	if ((!c->path && !c->empty) || !c->mem) {
 		snprintf(err, errlen, "blk: no file or no guest memory");
 		return -EINVAL;
 	}
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		goto nomem;
-	b->ovl_fd = -1;
+	b->fd = b->ovl_fd = -1;
 	b->mode = c->mode;
 	b->write_budget = c->write_budget;
-	b->fd =
-	    open(c->path, (c->mode == BLK_RW ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (b->fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "open %s: %s", c->path, strerror(-rc));
-		goto fail;
-	}
-	if (fstat(b->fd, &st) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "stat %s: %s", c->path, strerror(-rc));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = -EINVAL;
-		snprintf(err, errlen, "%s: not a regular file", c->path);
-		goto fail;
-	}
-	if (st.st_size == 0 || st.st_size % BLK_SECTOR) {
-		rc = -EINVAL;
-		snprintf(err, errlen, "%s: size %lld is %s", c->path,
-			 (long long)st.st_size,
-			 st.st_size ? "not a multiple of 512" : "empty");
-		goto fail;
-	}
-	cap = (uint64_t)st.st_size / BLK_SECTOR;
-	b->capacity = cap;
-	if (c->mode == BLK_COW) {
-		b->ovl_fd = open_overlay((uint64_t)st.st_size);
-		if (b->ovl_fd < 0) {
-			rc = b->ovl_fd;
-			snprintf(err, errlen, "%s: copy-on-write overlay: %s",
-				 c->path, strerror(-rc));
+	if (!c->empty) {
+		rc = open_backing(b, c, err, errlen);
+		if (rc < 0)
 			goto fail;
-		}
-		b->cow_bits = calloc((cap + 63) / 64, sizeof(uint64_t));
-		if (!b->cow_bits)
-			goto nomem;
 	}
 	b->slots = calloc(BLK_BATCH, sizeof(*b->slots));
 	if (!b->slots)
@@ -612,16 +632,15 @@ int blk_create(const struct blk_config *c, struct virtio_mmio **out, char *err,
 	b->use_uring =
 	    b->ring_inited && (b->ring.features & IORING_FEAT_SUBMIT_STABLE);
 
-	/* 5.2.4: capacity, seg_max, blk_size; the rest stays 0. */
-	memcpy(b->config + offsetof(struct virtio_blk_config, capacity),
-	       &(uint64_t){htole64(cap)}, 8);
+	/* 5.2.4: seg_max, blk_size (capacity above); the rest stays 0. */
 	put_le32(b->config + offsetof(struct virtio_blk_config, seg_max),
 		 BLK_SEG_MAX);
 	put_le32(b->config + offsetof(struct virtio_blk_config, blk_size),
 		 BLK_SECTOR);
 	features = 1ull << VIRTIO_BLK_F_SEG_MAX |
 		   1ull << VIRTIO_BLK_F_BLK_SIZE | 1ull << VIRTIO_BLK_F_FLUSH;
-	if (c->mode == BLK_RO)
+	/* An empty slot may later hold a writable disk: not RO. */
+	if (c->mode == BLK_RO && !c->empty)
 		features |= 1ull << VIRTIO_BLK_F_RO;
 
 	p.name = "blk";
@@ -638,15 +657,44 @@ int blk_create(const struct blk_config *c, struct virtio_mmio **out, char *err,
 	p.irq_opaque = c->irq_opaque;
 	rc = virtio_mmio_new(&p, out);
 	if (rc < 0) {
-		snprintf(err, errlen, "%s: virtio-mmio transport: %s", c->path,
-			 strerror(-rc));
+		snprintf(err, errlen, "%s: virtio-mmio transport: %s",
+			 c->path ? c->path : "empty slot", strerror(-rc));
 		goto fail;
 	}
 	return 0;
 nomem:
 	rc = -ENOMEM;
-	snprintf(err, errlen, "%s: %s", c->path, strerror(ENOMEM));
+	snprintf(err, errlen, "blk: %s", strerror(ENOMEM));
 fail:
 	blk_free(b);
 	return rc;
+}
+
+int blk_attach(struct virtio_mmio *t, const struct blk_config *c, char *err,
+	       size_t errlen)
+{
+	struct blk *b = virtio_mmio_device(t);
+	int rc;
+
+	if (!c->path || b->fd >= 0) {
+		snprintf(err, errlen, "blk: attach needs a file and an empty "
+				      "slot");
+		return -EINVAL;
+	}
+	b->write_budget = c->write_budget;
+	rc = open_backing(b, c, err, errlen);
+	if (rc < 0) {
+		if (b->fd >= 0)
+			close(b->fd);
+		if (b->ovl_fd >= 0)
+			close(b->ovl_fd);
+		free(b->cow_bits);
+		b->fd = b->ovl_fd = -1;
+		b->cow_bits = NULL;
+		b->capacity = 0;
+		b->mode = BLK_RO;
+		return rc;
+	}
+	virtio_mmio_config_changed(t);
+	return 0;
 }

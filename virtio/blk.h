@@ -84,6 +84,9 @@ struct blk_config {
 	 * policy's `limit disk-write`); NULL = no limit. A write that does
 	 * not fit is answered IOERR and never reaches the file. */
 	_Atomic uint64_t *write_budget;
+	/* An empty slot (path unused): capacity 0 until blk_attach(), so a
+	 * snapshot can be taken before the job's disk is known. */
+	bool empty;
 };
 
 /*
@@ -92,6 +95,15 @@ struct blk_config {
  * directory", "job.img: size 1000 is not a multiple of 512").
  */
 int blk_create(const struct blk_config *c, struct virtio_mmio **out, char *err,
+	       size_t errlen);
+
+/*
+ * Give an empty slot (created with c->empty) its file, as blk_create() would
+ * open it, and raise a configuration-change interrupt so the guest reads the
+ * new capacity. Only while the VM is paused. Returns 0 or -errno with err
+ * set; on failure the slot stays empty.
+ */
+int blk_attach(struct virtio_mmio *t, const struct blk_config *c, char *err,
 	       size_t errlen);
 
 /* What a parsed request asks for. */

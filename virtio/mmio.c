@@ -550,3 +550,104 @@ int virtio_mmio_write(struct virtio_mmio *t, uint64_t off, const void *data,
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }
+
+/* ---- snapshots --------------------------------------------------------- */
+
+void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s)
+{
+	uint32_t i;
+
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&t->lock);
+	s->device_id = t->p.device_id;
+	s->num_queues = t->p.num_queues;
+	s->driver_features = t->driver_features;
+	s->features = t->features;
+	s->int_status = t->int_status;
+	s->device_features_sel = t->device_features_sel;
+	s->driver_features_sel = t->driver_features_sel;
+	s->queue_sel = t->queue_sel;
+	s->config_generation = t->config_generation;
+	s->status = t->status;
+	for (i = 0; i < t->p.num_queues && i < VIRTIO_MMIO_STATE_QUEUES; i++) {
+		const struct vq *q = &t->queues[i];
+		struct virtio_mmio_queue_state *qs = &s->q[i];
+
+		qs->desc_gpa = q->desc_gpa;
+		qs->avail_gpa = q->avail_gpa;
+		qs->used_gpa = q->used_gpa;
+		memcpy(qs->inflight, q->inflight, sizeof(qs->inflight));
+		qs->size = q->size;
+		qs->last_avail = q->last_avail;
+		qs->used_idx = q->used_idx;
+		qs->ready = q->ready;
+		qs->broken = q->broken;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+static int restore_queue(struct vq *q, const struct virtio_mmio_queue_state *qs)
+{
+	if (qs->size > q->max_size || qs->ready > 1 || qs->broken > 1)
+		return -EINVAL;
+	q->size = qs->size;
+	q->desc_gpa = qs->desc_gpa;
+	q->avail_gpa = qs->avail_gpa;
+	q->used_gpa = qs->used_gpa;
+	if (!qs->ready)
+		return 0;
+	if (vq_set_ready(q)) /* recomputes the host pointers, checked */
+		return -EINVAL;
+	q->last_avail = qs->last_avail;
+	q->used_idx = qs->used_idx;
+	q->broken = qs->broken;
+	memcpy(q->inflight, qs->inflight, sizeof(q->inflight));
+	return 0;
+}
+
+int virtio_mmio_restore(struct virtio_mmio *t,
+			const struct virtio_mmio_state *s)
+{
+	uint32_t i;
+	int rc = 0;
+
+	if (s->device_id != t->p.device_id ||
+	    s->num_queues != t->p.num_queues ||
+	    s->num_queues > VIRTIO_MMIO_STATE_QUEUES ||
+	    (s->features & ~t->p.features) ||
+	    (s->driver_features & ~t->p.features) ||
+	    s->queue_sel >= t->p.num_queues)
+		return -EINVAL;
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; rc == 0 && i < s->num_queues; i++)
+		rc = restore_queue(&t->queues[i], &s->q[i]);
+	if (rc == 0) {
+		t->driver_features = s->driver_features;
+		t->features = s->features;
+		t->int_status = s->int_status & (INT_USED | INT_CONFIG);
+		t->device_features_sel = s->device_features_sel;
+		t->driver_features_sel = s->driver_features_sel;
+		t->queue_sel = s->queue_sel;
+		t->config_generation = s->config_generation;
+		t->status = s->status;
+	} else {
+		for (i = 0; i < t->p.num_queues; i++)
+			vq_reset(&t->queues[i]);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+void virtio_mmio_config_changed(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->config_generation++;
+	if (t->status & S_DRIVER_OK)
+		raise_irq(t, INT_CONFIG);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void *virtio_mmio_device(struct virtio_mmio *t)
+{
+	return t->p.dev;
+}

@@ -109,6 +109,50 @@ void virtio_mmio_kick(struct virtio_mmio *t, uint32_t q);
 
 uint32_t virtio_mmio_num_queues(const struct virtio_mmio *t);
 
+/*
+ * Snapshot state of the transport and its queues (docs/SNAPSHOT.md): a
+ * fixed-layout record, so the snapshot file stores it as bytes. Saved only
+ * while the VM is paused; a device's own state is its own business.
+ */
+#define VIRTIO_MMIO_STATE_QUEUES 8
+struct virtio_mmio_queue_state {
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint64_t inflight[VQ_MAX_SIZE / 64];
+	uint16_t size, last_avail, used_idx;
+	uint8_t ready, broken;
+	uint8_t pad[1];
+};
+
+struct virtio_mmio_state {
+	uint32_t device_id, num_queues;
+	uint64_t driver_features, features;
+	uint32_t int_status, device_features_sel, driver_features_sel;
+	uint32_t queue_sel, config_generation;
+	uint8_t status;
+	uint8_t pad[3];
+	struct virtio_mmio_queue_state q[VIRTIO_MMIO_STATE_QUEUES];
+};
+
+/* Fill *s (t must have at most VIRTIO_MMIO_STATE_QUEUES queues). */
+void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s);
+
+/*
+ * Load *s into a freshly created transport of the same device. The record
+ * is checked as hostile bytes: the device id and queue count must match,
+ * features must be a subset of the offered ones, sizes within QueueNumMax,
+ * and every ready queue passes vq_set_ready() again (rings inside RAM).
+ * Returns 0, or -EINVAL with nothing changed.
+ */
+int virtio_mmio_restore(struct virtio_mmio *t,
+			const struct virtio_mmio_state *s);
+
+/* The device's configuration changed (e.g. a disk was attached): bump
+ * ConfigGeneration and raise a configuration-change interrupt. */
+void virtio_mmio_config_changed(struct virtio_mmio *t);
+
+/* The device behind t (its virtio_mmio_params.dev). */
+void *virtio_mmio_device(struct virtio_mmio *t);
+
 /* Waits for in-flight I/O (takes the mutex), frees the device and t. */
 void virtio_mmio_free(struct virtio_mmio *t);
 

@@ -1306,3 +1306,16 @@ const char *vsock_check(struct vsock *v)
 	pthread_mutex_unlock(&v->lock);
 	return why;
 }
+
+bool vsock_idle(struct vsock *v)
+{
+	bool idle;
+	unsigned i;
+
+	pthread_mutex_lock(&v->lock);
+	idle = v->rst_n == 0;
+	for (i = 0; idle && i < VSOCK_MAX_CONNS; i++)
+		idle = v->conns[i].state == ST_FREE;
+	pthread_mutex_unlock(&v->lock);
+	return idle;
+}

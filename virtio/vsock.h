@@ -103,6 +103,7 @@
 #define MVM_VIRTIO_VSOCK_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -283,6 +284,10 @@ int vsock_conn_ports(struct vsock *v, uint32_t conn, uint32_t *guest_port,
 
 /* 1 if packets wait for rx buffers (the VMM should kick VSOCK_QUEUE_RX). */
 int vsock_rx_pending(struct vsock *v);
+
+/* No connection in any state and nothing queued for the guest: the device
+ * has no state beyond its queues, so a snapshot may be taken. */
+bool vsock_idle(struct vsock *v);
 
 struct vsock_stats {
 	uint64_t rx_bytes;     /* guest -> host payload accepted */

@@ -22,8 +22,6 @@
 #include "vmm/mvm.h"
 #include "vmm/policy.h"
 
-#define MVM_VERSION "0.1.0"
-
 /* mvm's own exit codes; anything else is the job's exit status. */
 #define EXIT_LIMIT 121	     /* a policy limit (output, vsock bytes) */
 #define EXIT_POLICY_KILL 122 /* a request matched a kill rule */
@@ -49,6 +47,10 @@ static const char usage_top[] =
     "image build --help')\n"
     "  check [--json] [job.img]             check this host (and a job image) "
     "for mvm\n"
+    "  snapshot create runtime.img -o DIR   boot once and save a VM ready for "
+    "a job\n"
+    "                                       ('mvm run --snapshot DIR' "
+    "restores it)\n"
     "  version                               print the version\n"
     "\n"
     "Run 'mvm run --help' for the run options and exit codes.\n";
@@ -75,6 +77,11 @@ static const char usage_run[] =
     "(default:\n"
     "                          $MVM_KERNEL, else vmlinux next to the mvm "
     "binary)\n"
+    "  -s, --snapshot DIR      restore the VM saved by 'mvm snapshot create' "
+    "instead\n"
+    "                          of booting; --mem, --cpus, --kernel and "
+    "--append\n"
+    "                          come from the snapshot (at most 3 --disk)\n"
     "  -d, --disk PATH[:ro|:rw]  attach another disk (/dev/vdb, /dev/vdc, "
     "...);\n"
     "                          read-only unless :rw (then the guest writes the "
@@ -130,9 +137,10 @@ struct run_opts {
 	struct mvm_config cfg;
 	struct mvm_disk disks[MVM_MAX_DISKS];
 	const char *console; /* NULL: tail only */
+	const char *snapshot;
 	const char *policy_path, *audit_path, *learn_path, *stdin_path;
 	char job_id[40];
-	int mem_given, timeout_given, max_out_given;
+	int mem_given, cpus_given, timeout_given, max_out_given;
 	struct policy *policy;
 	int stats;
 	int print_cmdline;
@@ -203,6 +211,7 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	    {"timeout", required_argument, NULL, 't'},
 	    {"kernel", required_argument, NULL, 'k'},
 	    {"disk", required_argument, NULL, 'd'},
+	    {"snapshot", required_argument, NULL, 's'},
 	    {"console", required_argument, NULL, OPT_CONSOLE},
 	    {"append", required_argument, NULL, OPT_APPEND},
 	    {"host", required_argument, NULL, OPT_HOST},
@@ -232,7 +241,7 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	c->cancel_fd = -1;
 	optind = 1;
 	/* '+': stop at the first non-option (job.img); "--" ends options. */
-	while ((opt = getopt_long(argc, argv, "+m:c:t:k:d:p:h", longopts,
+	while ((opt = getopt_long(argc, argv, "+m:c:t:k:d:s:p:h", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'm':
@@ -244,6 +253,10 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 		case 'c':
 			if (parse_u32("--cpus", optarg, 1, 32, &c->cpus))
 				return -1;
+			o->cpus_given = 1;
+			break;
+		case 's':
+			o->snapshot = optarg;
 			break;
 		case 't':
 			if (parse_u32("--timeout", optarg, 1, 86400 * 365,
@@ -353,6 +366,19 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 		fprintf(stderr, "mvm: --learn allows everything: it cannot be "
 				"combined with --policy\n");
 		return -1;
+	}
+	if (o->snapshot) {
+		if (c->kernel || c->extra_cmdline || o->print_cmdline) {
+			fprintf(stderr,
+				"mvm: --snapshot: the kernel and its "
+				"command line come from the snapshot\n");
+			return -1;
+		}
+		/* 0: whatever the snapshot has; a given value must match. */
+		if (!o->mem_given)
+			c->mem_mib = 0;
+		if (!o->cpus_given)
+			c->cpus = 0;
 	}
 	if (!c->kernel)
 		c->kernel =
@@ -635,7 +661,13 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "mvm: signalfd: %s\n", strerror(errno));
 		return EXIT_MVM_ERROR;
 	}
-	rc = mvm_vm_create(&o.cfg, &vm, err, sizeof(err));
+	if (o.snapshot) {
+		rc = mvm_vm_restore(o.snapshot, &vm, err, sizeof(err));
+		if (rc == 0)
+			rc = mvm_vm_attach_job(vm, &o.cfg, err, sizeof(err));
+	} else {
+		rc = mvm_vm_create(&o.cfg, &vm, err, sizeof(err));
+	}
 	if (rc < 0) {
 		fprintf(stderr, "mvm: %s\n", err);
 		mvm_vm_destroy(vm);
@@ -665,6 +697,147 @@ static int cmd_run(int argc, char **argv)
 	return exit_code(&res, o.cfg.cancel_fd);
 }
 
+static const char usage_snapshot[] =
+    "usage: mvm snapshot create [options] runtime.img -o DIR\n"
+    "\n"
+    "Boots a VM from runtime.img (any image 'mvm image build' made), waits "
+    "until\n"
+    "its init is ready for a job, and saves the paused VM to DIR (created; "
+    "must be\n"
+    "empty): DIR/mem is guest RAM, DIR/state the vCPU, interrupt-controller,\n"
+    "clock and device state. 'mvm run --snapshot DIR job.img' then starts "
+    "the job\n"
+    "from there instead of booting. runtime.img must not change afterwards "
+    "(the\n"
+    "restored VM still reads it); the snapshot only restores with this mvm "
+    "version\n"
+    "on this host kernel and CPU.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output DIR        where to save the snapshot (required)\n"
+    "  -m, --mem MIB           guest RAM (default 128); restored VMs get the "
+    "same\n"
+    "  -c, --cpus N            virtual CPUs (default 1)\n"
+    "  -k, --kernel PATH       guest kernel (default as for 'mvm run')\n"
+    "  -t, --timeout SEC       give up if the guest is not ready by then "
+    "(default 600)\n"
+    "      --console FILE|-|none  guest console during the boot\n"
+    "      --append ARGS       append to the guest kernel command line\n"
+    "  -h, --help              this text\n"
+    "\n"
+    "exit status: 0 saved, 2 usage, 125 the boot or the save failed\n";
+
+static int cmd_snapshot(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"output", required_argument, NULL, 'o'},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"console", required_argument, NULL, 'C'},
+	    {"append", required_argument, NULL, 'A'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct run_opts o = {0};
+	struct mvm_config *c = &o.cfg;
+	struct mvm_result res;
+	const char *dir = NULL;
+	sigset_t set;
+	char err[512] = "";
+	int opt;
+
+	if (argc < 2 || strcmp(argv[1], "create") != 0) {
+		fputs(usage_snapshot,
+		      argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+				    strcmp(argv[1], "--help") == 0)
+			  ? stdout
+			  : stderr);
+		return argc >= 2 && argv[1][0] == '-' && argv[1][1] == 'h'
+			   ? 0
+			   : EXIT_USAGE;
+	}
+	argc--;
+	argv++;
+	c->mem_mib = MVM_DEFAULT_MEM_MIB;
+	c->cpus = 1;
+	c->timeout_sec = 600;
+	c->stdout_fd = STDOUT_FILENO;
+	c->stderr_fd = STDERR_FILENO;
+	c->console_fd = -1;
+	c->stdin_fd = -1;
+	c->output_limit = (uint64_t)DEFAULT_OUTPUT_LIMIT_MIB << 20;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "o:m:c:k:t:h", longopts, NULL)) !=
+	       -1) {
+		switch (opt) {
+		case 'o':
+			dir = optarg;
+			break;
+		case 'm':
+			if (parse_u32("--mem", optarg, 16, MVM_MAX_MEM_MIB,
+				      &c->mem_mib))
+				return EXIT_USAGE;
+			break;
+		case 'c':
+			if (parse_u32("--cpus", optarg, 1, 32, &c->cpus))
+				return EXIT_USAGE;
+			break;
+		case 'k':
+			c->kernel = optarg;
+			break;
+		case 't':
+			if (parse_u32("--timeout", optarg, 1, 86400,
+				      &c->timeout_sec))
+				return EXIT_USAGE;
+			break;
+		case 'C':
+			o.console = optarg;
+			break;
+		case 'A':
+			c->extra_cmdline = optarg;
+			break;
+		case 'h':
+			fputs(usage_snapshot, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'mvm snapshot --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || !dir) {
+		fprintf(stderr, "mvm snapshot create: need runtime.img and -o "
+				"DIR\nTry 'mvm snapshot --help'.\n");
+		return EXIT_USAGE;
+	}
+	o.disks[0] =
+	    (struct mvm_disk){.path = argv[optind], .mode = MVM_DISK_RO};
+	c->disks = o.disks;
+	c->ndisks = 1;
+	if (!c->kernel)
+		c->kernel =
+		    mvm_default_kernel(o.kernel_buf, sizeof(o.kernel_buf));
+	signal(SIGPIPE, SIG_IGN);
+	if (open_console(&o) < 0)
+		return EXIT_MVM_ERROR;
+	c->cancel_fd = cancel_signals(&set);
+	fprintf(stderr,
+		"mvm: booting %s to take a snapshot (seconds on PVM "
+		"hosts)...\n",
+		argv[optind]);
+	if (mvm_snapshot_create(c, dir, &res, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mvm: snapshot: %s\n", err);
+		if (!o.console && res.console_tail[0])
+			fprintf(stderr, "mvm: last guest console output:\n%s\n",
+				res.console_tail);
+		return EXIT_MVM_ERROR;
+	}
+	fprintf(stderr, "mvm: saved to %s (boot took %.0f ms)\n", dir,
+		res.stats.ms_run);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -675,6 +848,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return check_cmd(argc - 1, argv + 1);
+	if (strcmp(argv[1], "snapshot") == 0)
+		return cmd_snapshot(argc - 1, argv + 1);
 	if (strcmp(argv[1], "image") == 0 && argc > 2 &&
 	    strcmp(argv[2], "build") == 0)
 		return image_cmd_build(argc - 2, argv + 2);

@@ -39,6 +39,7 @@
 enum mc_kind {
 	MC_JOB,	  /* guest -> 1024 */
 	MC_STDIN, /* guest -> 1025 */
+	MC_INFO,  /* guest -> 1028: a restored VM's job hand-over */
 	MC_FILES, /* guest -> 1026 */
 	MC_NET,	  /* guest -> 1027 */
 	MC_PORT,  /* guest -> P, relayed to <dir>/port_P */
@@ -88,7 +89,7 @@ struct monitor {
 	struct mconn *conns[MON_MAX_CONNS];
 	int listen_fd, rate_fd;
 	char control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	bool job_seen, stdin_seen, stopped;
+	bool job_seen, stdin_seen, info_seen, stopped;
 	struct jobchan chan;
 	uint64_t output_bytes, vsock_bytes;
 	struct tbucket bucket;
@@ -484,7 +485,7 @@ static void pump_to_host(struct monitor *m, int slot)
 			c = m->conns[slot];
 			continue;
 		case MS_RELAY:
-			if (c->kind == MC_STDIN) {
+			if (c->kind == MC_STDIN || c->kind == MC_INFO) {
 				c->goff = c->glen; /* never into our stdin */
 				continue;
 			}
@@ -807,8 +808,11 @@ static void accept_as(struct monitor *m, const struct vsock_event *ev,
 	c->port = ev->host_port;
 	c->st = st;
 	vsock_accept(m->c.vs, ev->conn);
-	if (kind == MC_STDIN) {
-		c->fd = m->c.stdin_fd;
+	if (kind == MC_STDIN || kind == MC_INFO) {
+		c->fd = kind == MC_STDIN ? m->c.stdin_fd : m->c.info_fd;
+		c->own_fd = kind == MC_INFO;
+		if (kind == MC_INFO)
+			m->c.info_fd = -1; /* the connection owns it now */
 		c->st = MS_RELAY;
 		if (c->fd < 0) {
 			c->host_eof = true;
@@ -851,6 +855,16 @@ static void guest_request(struct monitor *m, const struct vsock_event *ev)
 			m->stdin_seen = true;
 		accept_as(m, ev, port == MVM_PORT_JOB ? MC_JOB : MC_STDIN,
 			  MS_DRAIN);
+		return;
+	case MVM_PORT_RESTORE:
+		/* Only a restored VM has a hand-over, and only one. */
+		if (m->info_seen || m->c.info_fd < 0) {
+			if (log_internal(m, "connect", port, "refuse") == 0)
+				vsock_reset(m->c.vs, ev->conn);
+			return;
+		}
+		m->info_seen = true;
+		accept_as(m, ev, MC_INFO, MS_DRAIN);
 		return;
 	case MVM_PORT_FILES:
 	case MVM_PORT_NET:
@@ -906,7 +920,8 @@ static void peer_shutdown(struct monitor *m, int slot)
 	if (!c || c->guest_eof || c->goff < c->glen)
 		return;
 	c->guest_eof = true;
-	if (c->st == MS_RELAY && c->fd >= 0 && c->kind != MC_STDIN)
+	if (c->st == MS_RELAY && c->fd >= 0 && c->kind != MC_STDIN &&
+	    c->kind != MC_INFO)
 		shutdown(c->fd, SHUT_WR);
 	if (c->st == MS_PUT) {
 		char line[64];
@@ -1194,5 +1209,7 @@ void mon_free(struct monitor *m)
 	}
 	if (m->rate_fd >= 0)
 		close(m->rate_fd);
+	if (m->c.info_fd >= 0)
+		close(m->c.info_fd);
 	free(m);
 }

@@ -11,7 +11,9 @@
  *                           1026  file service: GET/PUT one host file
  *                                 (vmm/fileserv.h), each path checked
  *                           1027  network proxy: CONNECT host:port, checked
- *                           1028..1031 reserved: reset
+ *                           1028  a restored VM's job hand-over
+ *                                 (host -> guest, from info_fd)
+ *                           1029..1031 reserved: reset
  *                           P     `port connect` rule -> <sock_dir>/port_P
  *   host <sock_dir>/control  "CONNECT P\n" -> `port listen` rule -> guest P,
  *                            answered "OK <host port>\n", then relayed
@@ -49,6 +51,7 @@ struct mon_config {
 	int ep;			     /* the event loop's epoll set */
 	uint64_t tag_base;	     /* epoll tags: tag_base | 0..0xffff */
 	int stdin_fd;		     /* -1: the job's stdin is empty */
+	int info_fd; /* port 1028's bytes, then EOF; owned; -1: refused */
 	int stdout_fd, stderr_fd;
 	uint64_t output_limit;
 	uint64_t vsock_bytes_limit; /* 0: none */

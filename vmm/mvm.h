@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define MVM_VERSION "0.1.0"
 #define MVM_MAX_DISKS 8
 #define MVM_DEFAULT_MEM_MIB 128
 #define MVM_MAX_MEM_MIB 3072 /* RAM stays below the 32-bit MMIO hole */
@@ -83,6 +84,7 @@ enum mvm_outcome {
 	MVM_POLICY_KILL, /* a request matched a `kill` rule (or `default kill`)
 			  */
 	MVM_LIMIT, /* a policy limit other than output/time was exceeded */
+	MVM_READY, /* snapshot boot: the guest init is ready for a job */
 };
 
 /* Guest init failure codes (port 0x512), see images/init/init.c. */
@@ -133,6 +135,60 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
 int mvm_vm_run(struct mvm_vm *vm, struct mvm_result *res);
 
 void mvm_vm_destroy(struct mvm_vm *vm);
+
+/*
+ * Snapshots (docs/SNAPSHOT.md). A snapshot is a VM booted from a runtime
+ * image and paused when its init is ready for a job: guest RAM in DIR/mem,
+ * vCPU, irqchip, PIT, clock and device state in DIR/state (versioned,
+ * checksummed). It has MVM_SNAP_SLOTS empty disk slots (vda...) that a
+ * restore fills with the job's disks, so a job sees the same devices as on
+ * a cold boot; the runtime image stays attached read-only behind them.
+ */
+#define MVM_SNAP_SLOTS 4
+
+/*
+ * Boot cfg->disks[0] (the runtime image; other disks and job arguments are
+ * ignored) until the guest init reports ready, then save it to dir (created
+ * if missing; must be empty). res tells how the boot went. Returns 0, or
+ * -errno with a one-line message (for a guest that never got ready, res
+ * has its outcome and console tail).
+ */
+int mvm_snapshot_create(const struct mvm_config *cfg, const char *dir,
+			struct mvm_result *res, char *err, size_t errlen);
+
+/*
+ * Restore, step 1: a paused VM from the snapshot in dir, with guest memory
+ * mapped copy-on-write from DIR/mem (nothing copied) and no job yet. A
+ * corrupt file, another mvm version, another host kernel or CPU, or a
+ * runtime image that changed since the snapshot is a one-line error.
+ */
+int mvm_vm_restore(const char *dir, struct mvm_vm **out, char *err,
+		   size_t errlen);
+
+/*
+ * Restore, step 2: hand a restored VM its job: cfg's disks go into the
+ * slots (disks[0] is the job image, as for a cold boot), and the job's
+ * arguments, fresh entropy, the host's time and a new hostname travel to the
+ * guest init over vsock port 1028. Output fds, policy, limits and timeout
+ * are taken from cfg; mem_mib and cpus must be 0 or match the snapshot;
+ * kernel and extra_cmdline are ignored. Then mvm_vm_run() as usual.
+ */
+int mvm_vm_attach_job(struct mvm_vm *vm, const struct mvm_config *cfg,
+		      char *err, size_t errlen);
+
+/*
+ * A warm pool (vmm/pool.c): keeps `size` VMs restored from dir ready, and a
+ * background thread refills it. mvm_pool_take() returns a restored VM with
+ * cfg's job attached (restoring inline if the pool is empty); the caller
+ * runs and destroys it.
+ */
+struct mvm_pool;
+int mvm_pool_create(const char *dir, unsigned size, struct mvm_pool **out,
+		    char *err, size_t errlen);
+int mvm_pool_take(struct mvm_pool *p, const struct mvm_config *cfg,
+		  struct mvm_vm **out, char *err, size_t errlen);
+unsigned mvm_pool_ready(struct mvm_pool *p); /* VMs ready right now */
+void mvm_pool_destroy(struct mvm_pool *p);
 
 /* The kernel command line mvm_vm_create gives the guest (for --help/debug). */
 const char *mvm_vm_cmdline(const struct mvm_vm *vm);

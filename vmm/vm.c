@@ -11,11 +11,14 @@
  * VM. Devices on the I/O port bus are serialised by vm->io_lock; each virtio
  * transport has its own lock.
  */
+#define _GNU_SOURCE /* pipe2 */
 #include "vmm/mvm.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <libgen.h>
+#include <limits.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,7 +33,10 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/timerfd.h>
+#include <sys/utsname.h>
+#include <cpuid.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,8 +46,10 @@
 #include "vmm/boot.h"
 #include "vmm/cmdline.h"
 #include "vmm/elf.h"
+#include "vmm/kvmstate.h"
 #include "vmm/monitor.h"
 #include "vmm/policy.h"
+#include "vmm/snapfile.h"
 #include "vmm/uart.h"
 
 #define KVM_TSS_ADDR 0xfffbd000ULL
@@ -54,6 +62,7 @@
 #define PORT_BOOT_MARKER 0x510 /* value 123: init started */
 #define PORT_JOB_STATUS 0x511  /* job exit status */
 #define PORT_INIT_FAILED 0x512 /* init failure code */
+#define PORT_READY 0x513       /* value 1: ready for a job (snapshot) */
 #define BOOT_MARKER_VALUE 123
 #define PORT_I8042_DATA 0x60
 #define PORT_I8042_CMD 0x64
@@ -86,8 +95,20 @@ struct vdev {
 	unsigned nq;
 };
 
+/* How a VM came to be: cold boot, booting to be snapshotted, or restored. */
+enum vm_kind { VM_COLD, VM_SNAP_BOOT, VM_RESTORED };
+
 struct mvm_vm {
 	struct mvm_config cfg;
+	enum vm_kind kind;
+	unsigned nslots; /* VM_SNAP_BOOT/RESTORED: empty disk slots first */
+	int job_attached;
+	uint8_t *snap; /* VM_RESTORED: the state file, for the clock */
+	size_t snap_len;
+	const uint8_t *snap_body;
+	size_t snap_body_len;
+	struct mvm_disk runtime_disk; /* VM_RESTORED: cfg.disks points here */
+	char runtime_path[4096];
 	int kvm_fd, vm_fd;
 	struct guest_mem mem;
 	int pvm;
@@ -335,6 +356,8 @@ static void pio_out(struct mvm_vm *vm, uint16_t port, uint8_t v)
 			    atomic_load(&vm->exits_mmio) +
 			    atomic_load(&vm->exits_other);
 		}
+	} else if (port == PORT_READY && v == 1 && vm->kind == VM_SNAP_BOOT) {
+		vm_stop(vm, MVM_READY, 0, "guest init ready for a job");
 	} else if (port == PORT_JOB_STATUS) {
 		vm_stop(vm, MVM_JOB_EXITED, v, "job exited with status %u", v);
 	} else if (port == PORT_INIT_FAILED) {
@@ -556,7 +579,9 @@ static int open_kvm(struct mvm_vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-static int create_vm(struct mvm_vm *vm, char *err, size_t errlen)
+/* mem_fd >= 0: guest RAM is a private (copy-on-write) map of that file,
+ * a snapshot's memory; else anonymous. */
+static int create_vm(struct mvm_vm *vm, int mem_fd, char *err, size_t errlen)
 {
 	struct kvm_userspace_memory_region region;
 	struct kvm_pit_config pit = {.flags = 0};
@@ -567,8 +592,10 @@ static int create_vm(struct mvm_vm *vm, char *err, size_t errlen)
 		return errf(err, errlen, vm->vm_fd, "KVM_CREATE_VM: %s",
 			    strerror(-vm->vm_fd));
 	vm->mem.size = (uint64_t)vm->cfg.mem_mib << 20;
-	vm->mem.host = mmap(NULL, vm->mem.size, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	vm->mem.host =
+	    mmap(NULL, vm->mem.size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_NORESERVE | (mem_fd < 0 ? MAP_ANONYMOUS : 0),
+		 mem_fd, 0);
 	if (vm->mem.host == MAP_FAILED) {
 		vm->mem.host = NULL;
 		return errf(err, errlen, -errno, "guest memory (%u MiB): %s",
@@ -719,50 +746,91 @@ static int wire_eventfds(struct mvm_vm *vm, struct vdev *d)
 	return 0;
 }
 
-static int add_disks(struct mvm_vm *vm, char *err, size_t errlen)
+static const enum blk_mode blk_modes[] = {
+    [MVM_DISK_RO] = BLK_RO,
+    [MVM_DISK_RW] = BLK_RW,
+    [MVM_DISK_COW] = BLK_COW,
+};
+
+/* The shared `limit disk-write` budget, or NULL when there is none. */
+static _Atomic uint64_t *disk_budget(struct mvm_vm *vm)
 {
-	static const enum blk_mode modes[] = {
-	    [MVM_DISK_RO] = BLK_RO,
-	    [MVM_DISK_RW] = BLK_RW,
-	    [MVM_DISK_COW] = BLK_COW,
-	};
 	const struct policy_limits *lim = policy_limits(vm->cfg.policy);
-	size_t i;
-	int rc;
 
 	atomic_store(&vm->disk_budget, lim->disk_write_bytes);
-	for (i = 0; i < vm->cfg.ndisks; i++) {
-		struct vdev *d = &vm->devs[i];
-		struct blk_config bc = {
-		    .path = vm->cfg.disks[i].path,
-		    .mode = modes[vm->cfg.disks[i].mode],
-		    .mem = &vm->mem,
-		    .irq = vdev_irq,
-		    .irq_opaque = d,
-		    .no_io_uring = vm->cfg.no_io_uring,
-		    .write_budget = lim->disk_write_bytes && !vm->cfg.learn
-					? &vm->disk_budget
-					: NULL,
-		};
+	return lim->disk_write_bytes && !vm->cfg.learn ? &vm->disk_budget
+						       : NULL;
+}
 
-		d->vm = vm;
-		d->base = VIRTIO_BASE + i * VIRTIO_MMIO_WINDOW;
-		d->irq = VIRTIO_IRQ_BASE + (unsigned)i;
-		d->irqfd = -1;
-		memset(d->ioeventfd, -1, sizeof(d->ioeventfd));
-		rc = blk_create(&bc, &d->t, err, errlen);
-		if (rc < 0)
-			return rc;
-		vm->ndevs++;
-		d->nq = virtio_mmio_num_queues(d->t);
-		if (d->nq > MAX_QUEUES)
-			d->nq = MAX_QUEUES;
-		rc = wire_eventfds(vm, d);
-		if (rc < 0)
-			return errf(err, errlen, rc, "eventfd: %s",
-				    strerror(-rc));
-	}
+/* The next device's MMIO window and interrupt line; no eventfds yet. */
+static void vdev_place(struct mvm_vm *vm, struct vdev *d)
+{
+	d->vm = vm;
+	d->base = VIRTIO_BASE + vm->ndevs * VIRTIO_MMIO_WINDOW;
+	d->irq = VIRTIO_IRQ_BASE + vm->ndevs;
+	d->irqfd = -1;
+	memset(d->ioeventfd, -1, sizeof(d->ioeventfd));
+}
+
+/* One virtio-blk device at the next MMIO window: d (path NULL) is empty. */
+static int add_blk(struct mvm_vm *vm, const struct mvm_disk *disk,
+		   _Atomic uint64_t *budget, char *err, size_t errlen)
+{
+	struct vdev *d = &vm->devs[vm->ndevs];
+	struct blk_config bc = {
+	    .path = disk->path,
+	    .mode = blk_modes[disk->mode],
+	    .mem = &vm->mem,
+	    .irq = vdev_irq,
+	    .irq_opaque = d,
+	    .no_io_uring = vm->cfg.no_io_uring,
+	    .write_budget = budget,
+	    .empty = disk->path == NULL,
+	};
+	int rc;
+
+	vdev_place(vm, d);
+	rc = blk_create(&bc, &d->t, err, errlen);
+	if (rc < 0)
+		return rc;
+	vm->ndevs++;
+	d->nq = virtio_mmio_num_queues(d->t);
+	if (d->nq > MAX_QUEUES)
+		d->nq = MAX_QUEUES;
+	rc = wire_eventfds(vm, d);
+	if (rc < 0)
+		return errf(err, errlen, rc, "eventfd: %s", strerror(-rc));
 	return 0;
+}
+
+/*
+ * Cold boot: the job's disks. Snapshot boot and restore: MVM_SNAP_SLOTS
+ * empty slots (vda...), which a restore fills with the job's disks, then
+ * the runtime disk read-only: the guest's root while it waits for a job.
+ */
+static int add_disks(struct mvm_vm *vm, char *err, size_t errlen)
+{
+	_Atomic uint64_t *budget = disk_budget(vm);
+	const struct mvm_disk empty = {.path = NULL, .mode = MVM_DISK_RO};
+	const struct mvm_disk *rt = &vm->cfg.disks[0];
+	size_t i;
+	int rc = 0;
+
+	if (vm->kind == VM_COLD) {
+		for (i = 0; rc == 0 && i < vm->cfg.ndisks; i++)
+			rc =
+			    add_blk(vm, &vm->cfg.disks[i], budget, err, errlen);
+		return rc;
+	}
+	vm->nslots = MVM_SNAP_SLOTS;
+	for (i = 0; rc == 0 && i < vm->nslots; i++)
+		rc = add_blk(vm, &empty, NULL, err, errlen);
+	if (rc == 0)
+		rc = add_blk(
+		    vm,
+		    &(struct mvm_disk){.path = rt->path, .mode = MVM_DISK_RO},
+		    NULL, err, errlen);
+	return rc;
 }
 
 /* Called by the vsock device, from whichever thread ran its queue. */
@@ -793,21 +861,12 @@ static void mon_kick_rx(void *opaque)
 	virtio_mmio_kick(vm->vsock_dev->t, VSOCK_QUEUE_RX);
 }
 
-/* The second device: virtio-vsock, and the monitor behind it. */
-static int add_vsock(struct mvm_vm *vm, char *err, size_t errlen)
+/* The reference monitor behind the vsock device; it owns info_fd. */
+static int add_monitor(struct mvm_vm *vm, int info_fd, char *err, size_t errlen)
 {
-	struct vdev *d = &vm->devs[vm->ndevs];
 	const struct policy_limits *lim = policy_limits(vm->cfg.policy);
-	struct vsock_config vc = {
-	    .guest_cid =
-		vm->cfg.guest_cid ? vm->cfg.guest_cid : VSOCK_DEFAULT_GUEST_CID,
-	    .mem = &vm->mem,
-	    .irq = vdev_irq,
-	    .irq_opaque = d,
-	    .wake = vsock_wake,
-	    .wake_opaque = vm,
-	};
 	struct mon_config mc = {
+	    .vs = vm->vsock,
 	    .policy = vm->cfg.policy,
 	    .learn = vm->cfg.learn,
 	    .audit = vm->cfg.audit,
@@ -815,6 +874,7 @@ static int add_vsock(struct mvm_vm *vm, char *err, size_t errlen)
 	    .ep = vm->ep,
 	    .tag_base = TAG_MON,
 	    .stdin_fd = vm->cfg.stdin_fd,
+	    .info_fd = info_fd,
 	    .stdout_fd = vm->cfg.stdout_fd,
 	    .stderr_fd = vm->cfg.stderr_fd,
 	    .output_limit = vm->cfg.output_limit,
@@ -825,13 +885,26 @@ static int add_vsock(struct mvm_vm *vm, char *err, size_t errlen)
 	    .kick_rx = mon_kick_rx,
 	    .opaque = vm,
 	};
+
+	return mon_create(&mc, &vm->mon, err, errlen);
+}
+
+/* The last device: virtio-vsock (the monitor comes with the job). */
+static int add_vsock(struct mvm_vm *vm, char *err, size_t errlen)
+{
+	struct vdev *d = &vm->devs[vm->ndevs];
+	struct vsock_config vc = {
+	    .guest_cid =
+		vm->cfg.guest_cid ? vm->cfg.guest_cid : VSOCK_DEFAULT_GUEST_CID,
+	    .mem = &vm->mem,
+	    .irq = vdev_irq,
+	    .irq_opaque = d,
+	    .wake = vsock_wake,
+	    .wake_opaque = vm,
+	};
 	int rc;
 
-	d->vm = vm;
-	d->base = VIRTIO_BASE + vm->ndevs * VIRTIO_MMIO_WINDOW;
-	d->irq = VIRTIO_IRQ_BASE + vm->ndevs;
-	d->irqfd = -1;
-	memset(d->ioeventfd, -1, sizeof(d->ioeventfd));
+	vdev_place(vm, d);
 	vm->vsock_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->vsock_efd < 0)
 		return errf(err, errlen, -errno, "eventfd: %s",
@@ -845,8 +918,7 @@ static int add_vsock(struct mvm_vm *vm, char *err, size_t errlen)
 	rc = wire_eventfds(vm, d);
 	if (rc < 0)
 		return errf(err, errlen, rc, "eventfd: %s", strerror(-rc));
-	mc.vs = vm->vsock;
-	return mon_create(&mc, &vm->mon, err, errlen);
+	return 0;
 }
 
 static int build_cmdline(struct mvm_vm *vm, char *err, size_t errlen)
@@ -986,7 +1058,8 @@ static int setup_lapic(struct vcpu *c)
 	return xioctl(c->fd, KVM_SET_LAPIC, &l);
 }
 
-static int create_vcpus(struct mvm_vm *vm, char *err, size_t errlen)
+/* boot: set up vCPU 0 for the kernel entry; else a restore loads state. */
+static int create_vcpus(struct mvm_vm *vm, int boot, char *err, size_t errlen)
 {
 	unsigned i;
 	int rc;
@@ -1009,9 +1082,9 @@ static int create_vcpus(struct mvm_vm *vm, char *err, size_t errlen)
 				    strerror(errno));
 		}
 		rc = setup_cpuid(vm, c);
-		if (rc == 0)
+		if (rc == 0 && boot)
 			rc = setup_lapic(c);
-		if (rc == 0 && i == 0)
+		if (rc == 0 && boot && i == 0)
 			rc = setup_boot_cpu(vm, c);
 		if (rc < 0)
 			return errf(err, errlen, rc, "vcpu %u set-up: %s", i,
@@ -1020,19 +1093,8 @@ static int create_vcpus(struct mvm_vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
-		  size_t errlen)
+static int check_shape(const struct mvm_config *cfg, char *err, size_t errlen)
 {
-	struct timespec t0;
-	struct mvm_vm *vm;
-	char why[160];
-	int rc;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	*out = NULL;
-	if (cfg->ndisks < 1 || cfg->ndisks > MVM_MAX_DISKS)
-		return errf(err, errlen, -EINVAL, "need 1..%d disks",
-			    MVM_MAX_DISKS);
 	if (cfg->mem_mib < (BOOT_MIN_MEM >> 20) ||
 	    cfg->mem_mib > MVM_MAX_MEM_MIB)
 		return errf(err, errlen, -EINVAL, "--mem must be %llu..%d MiB",
@@ -1043,14 +1105,20 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
 	if (cfg->njob_args > MVM_MAX_JOB_ARGS)
 		return errf(err, errlen, -E2BIG, "at most %d job arguments",
 			    MVM_MAX_JOB_ARGS);
-	rc = check_root(cfg->disks[0].path, err, errlen);
-	if (rc < 0)
-		return rc;
+	return 0;
+}
 
-	vm = calloc(1, sizeof(*vm));
+/* A VM with nothing in it yet; *out is set even on failure (destroy it). */
+static int vm_alloc(const struct mvm_config *cfg, enum vm_kind kind,
+		    struct mvm_vm **out, char *err, size_t errlen)
+{
+	struct mvm_vm *vm = calloc(1, sizeof(*vm));
+
+	*out = vm;
 	if (!vm)
 		return errf(err, errlen, -ENOMEM, "out of memory");
 	vm->cfg = *cfg;
+	vm->kind = kind;
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
 	vm->ncpus = cfg->cpus;
 	vm->pvm = cfg->host == MVM_HOST_PVM ||
@@ -1063,8 +1131,6 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
 	vm->vsock_efd = vm->ep = -1;
 	for (unsigned i = 0; i < BOOT_MAX_CPUS; i++)
 		vm->vcpus[i].fd = -1;
-	*out = vm; /* mvm_vm_destroy() cleans up a partial VM */
-
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
 		return errf(err, errlen, -errno, "eventfd: %s",
@@ -1072,9 +1138,34 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
 	vm->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (vm->ep < 0)
 		return errf(err, errlen, -errno, "epoll: %s", strerror(errno));
-	rc = open_kvm(vm, err, errlen);
+	return 0;
+}
+
+/* A VM that boots the kernel: a cold job, or a boot to snapshot. */
+static int create_booting(const struct mvm_config *cfg, enum vm_kind kind,
+			  struct mvm_vm **out, char *err, size_t errlen)
+{
+	struct timespec t0;
+	struct mvm_vm *vm;
+	char why[160];
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	*out = NULL;
+	if (cfg->ndisks < 1 || cfg->ndisks > MVM_MAX_DISKS)
+		return errf(err, errlen, -EINVAL, "need 1..%d disks",
+			    MVM_MAX_DISKS);
+	rc = check_shape(cfg, err, errlen);
 	if (rc == 0)
-		rc = create_vm(vm, err, errlen);
+		rc = check_root(cfg->disks[0].path, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = vm_alloc(cfg, kind, &vm, err, errlen);
+	*out = vm; /* mvm_vm_destroy() cleans up a partial VM */
+	if (rc == 0)
+		rc = open_kvm(vm, err, errlen);
+	if (rc == 0)
+		rc = create_vm(vm, -1, err, errlen);
 	if (rc == 0)
 		rc = load_kernel(vm, err, errlen);
 	if (rc == 0)
@@ -1082,16 +1173,25 @@ int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
 	if (rc == 0)
 		rc = add_vsock(vm, err, errlen);
 	if (rc == 0)
+		rc = add_monitor(vm, -1, err, errlen);
+	if (rc == 0)
 		rc = build_cmdline(vm, err, errlen);
 	if (rc == 0 &&
 	    boot_setup(&vm->mem, vm->cmdline, vm->ncpus, why, sizeof(why)) < 0)
 		rc = errf(err, errlen, -EINVAL, "boot set-up: %s", why);
 	if (rc == 0)
-		rc = create_vcpus(vm, err, errlen);
+		rc = create_vcpus(vm, 1, err, errlen);
 	if (rc < 0)
 		return rc;
+	vm->job_attached = 1; /* cold: the job is in cfg; snapshot: none */
 	vm->ms_create = ms_since(&t0);
 	return 0;
+}
+
+int mvm_vm_create(const struct mvm_config *cfg, struct mvm_vm **out, char *err,
+		  size_t errlen)
+{
+	return create_booting(cfg, VM_COLD, out, err, errlen);
 }
 
 static void kick_handler(int sig)
@@ -1236,6 +1336,8 @@ int mvm_vm_run(struct mvm_vm *vm, struct mvm_result *res)
 	int ep = vm->ep, timer_fd = -1, rc;
 	unsigned i;
 
+	if (!vm->job_attached)
+		return -EINVAL; /* a restored VM needs mvm_vm_attach_job() */
 	clock_gettime(CLOCK_MONOTONIC, &vm->t_run_start);
 	rc = install_kick_handler();
 	if (rc < 0)
@@ -1313,5 +1415,579 @@ void mvm_vm_destroy(struct mvm_vm *vm)
 		close(vm->ep);
 	pthread_mutex_destroy(&vm->io_lock);
 	pthread_mutex_destroy(&vm->result_lock);
+	free(vm->snap);
 	free(vm);
+}
+
+/* ---- snapshots (docs/SNAPSHOT.md) ---- */
+
+#define SNAP_MEM "mem"
+#define SNAP_STATE "state"
+
+static void host_identity(struct snap_header *h, int pvm)
+{
+	struct utsname u;
+	unsigned a = 0, b, c, d;
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->mvm_version, sizeof(h->mvm_version), "%s", MVM_VERSION);
+	if (uname(&u) == 0)
+		snprintf(h->host_release, sizeof(h->host_release), "%s",
+			 u.release);
+	h->host_pvm = (uint32_t)pvm;
+	if (__get_cpuid(1, &a, &b, &c, &d))
+		h->cpu_signature = a;
+}
+
+/* Saved UART registers: what the guest driver programmed. */
+struct uart_state {
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm, thre_pending;
+};
+
+static void uart_save(const struct uart *u, struct uart_state *s)
+{
+	*s = (struct uart_state){
+	    u->ier, u->lcr, u->mcr, u->scr,
+	    u->fcr, u->dll, u->dlm, (uint8_t)(u->thre_pending != 0)};
+}
+
+static void uart_load(struct uart *u, const struct uart_state *s)
+{
+	u->ier = s->ier;
+	u->lcr = s->lcr;
+	u->mcr = s->mcr;
+	u->scr = s->scr;
+	u->fcr = s->fcr;
+	u->dll = s->dll;
+	u->dlm = s->dlm;
+	u->thre_pending = s->thre_pending != 0;
+}
+
+/* Write n bytes at path via path.tmp + fsync + rename: never half a file.
+ * Runs of zero pages become holes (guest RAM is mostly untouched). */
+static int write_file_atomic(const char *dir, const char *name,
+			     const uint8_t *p, size_t n, int sparse, char *err,
+			     size_t errlen)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	static const uint8_t zero[4096];
+	size_t off = 0;
+	int fd, ok = 1;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errf(err, errlen, -errno, "%s: %s", tmp,
+			    strerror(errno));
+	if (ftruncate(fd, (off_t)n) < 0)
+		ok = 0;
+	while (ok && off < n) {
+		size_t len = n - off < 1 << 20 ? n - off : 1 << 20;
+		ssize_t w;
+
+		if (sparse && len >= sizeof(zero) &&
+		    memcmp(p + off, zero, sizeof(zero)) == 0) {
+			off += sizeof(zero);
+			continue;
+		}
+		if (sparse)
+			len = sizeof(zero) < n - off ? sizeof(zero) : n - off;
+		w = pwrite(fd, p + off, len, (off_t)off);
+		if (w <= 0)
+			ok = 0;
+		else
+			off += (size_t)w;
+	}
+	if (ok && fsync(fd) < 0)
+		ok = 0;
+	if (!ok) {
+		int e = errno ? errno : EIO;
+
+		close(fd);
+		unlink(tmp);
+		return errf(err, errlen, -e, "%s: %s", tmp, strerror(e));
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		return errf(err, errlen, -e, "%s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+/* dir must not exist or be empty; it is created if missing. */
+static int prepare_dir(const char *dir, char *err, size_t errlen)
+{
+	struct dirent *e;
+	DIR *d;
+
+	if (mkdir(dir, 0755) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return errf(err, errlen, -errno, "%s: %s", dir,
+			    strerror(errno));
+	d = opendir(dir);
+	if (!d)
+		return errf(err, errlen, -errno, "%s: %s", dir,
+			    strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			closedir(d);
+			return errf(err, errlen, -EEXIST,
+				    "%s: exists and is not empty", dir);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+static void runtime_identity(const struct stat *st, struct snap_header *h)
+{
+	h->rt_size = (uint64_t)st->st_size;
+	h->rt_ino = (uint64_t)st->st_ino;
+	h->rt_dev = (uint64_t)st->st_dev;
+	h->rt_mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000ull +
+			 (uint64_t)st->st_mtim.tv_nsec;
+}
+
+static int save_snapshot(struct mvm_vm *vm, const char *dir, char *err,
+			 size_t errlen)
+{
+	struct snap_writer w = {0};
+	struct snap_header h;
+	struct uart_state us;
+	char rt[PATH_MAX];
+	struct stat st;
+	uint8_t *state = NULL;
+	size_t state_len = 0;
+	unsigned i;
+	int rc = 0;
+
+	if (!realpath(vm->cfg.disks[0].path, rt) || stat(rt, &st) < 0)
+		return errf(err, errlen, -errno, "%s: %s",
+			    vm->cfg.disks[0].path, strerror(errno));
+	if (!vsock_idle(vm->vsock))
+		return errf(err, errlen, -EBUSY,
+			    "the guest had vsock connections open when it "
+			    "reported ready: not a snapshot point");
+	for (i = 0; rc == 0 && i < vm->ncpus; i++)
+		rc = kvmstate_settle(vm->vcpus[i].fd, vm->vcpus[i].run,
+				     MVM_KICK_SIGNAL);
+	if (rc < 0)
+		return errf(err, errlen, rc, "KVM_RUN (settle): %s",
+			    strerror(-rc));
+	host_identity(&h, vm->pvm);
+	h.mem_size = vm->mem.size;
+	h.ncpus = vm->ncpus;
+	h.nslots = vm->nslots;
+	runtime_identity(&st, &h);
+	snapw_add(&w, SNAP_S_RUNTIME_PATH, 0, rt, (uint32_t)strlen(rt) + 1);
+	snapw_add(&w, SNAP_S_CMDLINE, 0, vm->cmdline,
+		  (uint32_t)strlen(vm->cmdline) + 1);
+	for (i = 0; i < vm->ndevs; i++) {
+		struct virtio_mmio_state ds;
+
+		virtio_mmio_save(vm->devs[i].t, &ds);
+		snapw_add(&w, SNAP_S_DEVICE, i, &ds, sizeof(ds));
+	}
+	uart_save(&vm->com1, &us);
+	snapw_add(&w, SNAP_S_UART, 0, &us, sizeof(us));
+	uart_save(&vm->com2, &us);
+	snapw_add(&w, SNAP_S_UART, 1, &us, sizeof(us));
+	rc = kvmstate_save_vm(vm->vm_fd, &w, err, errlen);
+	for (i = 0; rc == 0 && i < vm->ncpus; i++)
+		rc = kvmstate_save_vcpu(vm->kvm_fd, vm->vcpus[i].fd, i, &w, err,
+					errlen);
+	if (rc == 0 && snap_encode(&h, &w, &state, &state_len) < 0)
+		rc = errf(err, errlen, -ENOMEM, "snapshot: out of memory");
+	snapw_free(&w);
+	/* Memory first, state last: a directory without a state file is
+	 * not a snapshot, whatever else was written. */
+	if (rc == 0)
+		rc = write_file_atomic(dir, SNAP_MEM, vm->mem.host,
+				       vm->mem.size, 1, err, errlen);
+	if (rc == 0)
+		rc = write_file_atomic(dir, SNAP_STATE, state, state_len, 0,
+				       err, errlen);
+	free(state);
+	return rc;
+}
+
+int mvm_snapshot_create(const struct mvm_config *cfg, const char *dir,
+			struct mvm_result *res, char *err, size_t errlen)
+{
+	struct mvm_config c = *cfg;
+	struct mvm_vm *vm = NULL;
+	char extra[1024];
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (cfg->ndisks < 1)
+		return errf(err, errlen, -EINVAL, "need a runtime image");
+	/* The runtime disk sits behind the empty slots; mounted read-only
+	 * so that nothing the guest cached refers to a lost overlay. */
+	snprintf(extra, sizeof(extra), "root=/dev/vd%c ro mvm.snapshot=1%s%s",
+		 'a' + MVM_SNAP_SLOTS, cfg->extra_cmdline ? " " : "",
+		 cfg->extra_cmdline ? cfg->extra_cmdline : "");
+	c.extra_cmdline = extra;
+	c.ndisks = 1;
+	c.njob_args = 0;
+	c.policy = NULL;
+	c.learn = NULL;
+	c.vsock_dir = NULL;
+	c.stdin_fd = -1;
+	rc = prepare_dir(dir, err, errlen);
+	if (rc == 0)
+		rc = create_booting(&c, VM_SNAP_BOOT, &vm, err, errlen);
+	if (rc == 0)
+		rc = mvm_vm_run(vm, res);
+	if (rc < 0 && !err[0])
+		errf(err, errlen, rc, "run: %s", strerror(-rc));
+	if (rc == 0 && res->outcome != MVM_READY)
+		rc = errf(err, errlen, -EPROTO,
+			  "the guest never got ready for a job: %s",
+			  res->detail);
+	if (rc == 0)
+		rc = save_snapshot(vm, dir, err, errlen);
+	mvm_vm_destroy(vm);
+	return rc;
+}
+
+/* The whole state file, bounded; *buf is the caller's to free. */
+static int read_state(const char *dir, uint8_t **buf, size_t *len, char *err,
+		      size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	*buf = NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_STATE);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errf(err, errlen, -errno,
+			    "%s: %s (not a snapshot directory: make one with "
+			    "'mvm snapshot create')",
+			    path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > SNAP_MAX_STATE) {
+		close(fd);
+		return errf(err, errlen, -EINVAL,
+			    "%s: not a regular file of at most %u MiB", path,
+			    SNAP_MAX_STATE >> 20);
+	}
+	*buf = malloc((size_t)st.st_size + 1);
+	n = *buf ? read(fd, *buf, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n != st.st_size)
+		return errf(err, errlen, -EIO, "%s: read failed", path);
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Check the header against this host and the runtime image; fills
+ * vm->runtime_path. */
+static int check_snapshot(struct mvm_vm *vm, const struct snap_header *h,
+			  char *err, size_t errlen)
+{
+	struct snap_header want, now;
+	const void *p = NULL;
+	struct stat st;
+	long n;
+
+	host_identity(&want, mvm_host_is_pvm());
+	if (snap_compatible(h, &want, err, errlen) < 0)
+		return -EINVAL;
+	if (h->mem_size < BOOT_MIN_MEM ||
+	    h->mem_size > ((uint64_t)MVM_MAX_MEM_MIB << 20) ||
+	    h->mem_size % (1 << 20) || h->ncpus < 1 ||
+	    h->ncpus > BOOT_MAX_CPUS || h->nslots != MVM_SNAP_SLOTS)
+		return errf(err, errlen, -EINVAL,
+			    "snapshot: impossible VM shape (memory, CPUs or "
+			    "slots)");
+	n = snap_find(vm->snap_body, vm->snap_body_len, SNAP_S_RUNTIME_PATH, 0,
+		      &p);
+	if (n < 2 || (size_t)n > sizeof(vm->runtime_path) ||
+	    ((const char *)p)[n - 1] != '\0')
+		return errf(err, errlen, -EINVAL,
+			    "snapshot: runtime image path missing");
+	memcpy(vm->runtime_path, p, (size_t)n);
+	if (stat(vm->runtime_path, &st) < 0)
+		return errf(err, errlen, -errno,
+			    "snapshot's runtime image %s: %s", vm->runtime_path,
+			    strerror(errno));
+	memset(&now, 0, sizeof(now));
+	runtime_identity(&st, &now);
+	if (now.rt_size != h->rt_size || now.rt_ino != h->rt_ino ||
+	    now.rt_dev != h->rt_dev || now.rt_mtime_ns != h->rt_mtime_ns)
+		return errf(err, errlen, -ESTALE,
+			    "snapshot's runtime image %s changed since the "
+			    "snapshot was taken: take it again",
+			    vm->runtime_path);
+	return 0;
+}
+
+static int open_mem(const char *dir, uint64_t size, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_MEM);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errf(err, errlen, -errno, "%s: %s", path,
+			    strerror(errno));
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size) {
+		close(fd);
+		return errf(err, errlen, -EINVAL,
+			    "%s: size does not match the snapshot (truncated "
+			    "or from another snapshot)",
+			    path);
+	}
+	return fd;
+}
+
+static int restore_devices(struct mvm_vm *vm, char *err, size_t errlen)
+{
+	const void *p = NULL;
+	unsigned i;
+	long n;
+
+	for (i = 0; i < vm->ndevs; i++) {
+		struct virtio_mmio_state ds;
+
+		n = snap_find(vm->snap_body, vm->snap_body_len, SNAP_S_DEVICE,
+			      i, &p);
+		if (n != (long)sizeof(ds))
+			return errf(err, errlen, -EINVAL,
+				    "snapshot: device %u state missing or of "
+				    "the wrong size",
+				    i);
+		memcpy(&ds, p, sizeof(ds));
+		if (virtio_mmio_restore(vm->devs[i].t, &ds) < 0)
+			return errf(err, errlen, -EINVAL,
+				    "snapshot: device %u state is invalid", i);
+	}
+	for (i = 0; i < 2; i++) {
+		struct uart_state us;
+
+		n = snap_find(vm->snap_body, vm->snap_body_len, SNAP_S_UART, i,
+			      &p);
+		if (n != (long)sizeof(us))
+			return errf(err, errlen, -EINVAL,
+				    "snapshot: UART state missing");
+		memcpy(&us, p, sizeof(us));
+		uart_load(i ? &vm->com2 : &vm->com1, &us);
+	}
+	n = snap_find(vm->snap_body, vm->snap_body_len, SNAP_S_CMDLINE, 0, &p);
+	if (n > 0 && (size_t)n <= sizeof(vm->cmdline) &&
+	    ((const char *)p)[n - 1] == '\0')
+		memcpy(vm->cmdline, p, (size_t)n);
+	return 0;
+}
+
+int mvm_vm_restore(const char *dir, struct mvm_vm **out, char *err,
+		   size_t errlen)
+{
+	struct mvm_config c = {.host = MVM_HOST_AUTO,
+			       .stdout_fd = -1,
+			       .stderr_fd = -1,
+			       .console_fd = -1,
+			       .cancel_fd = -1,
+			       .stdin_fd = -1};
+	struct snap_header h;
+	struct timespec t0;
+	struct mvm_vm *vm;
+	uint8_t *buf;
+	size_t len = 0;
+	unsigned i;
+	int rc, mem_fd = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	*out = NULL;
+	rc = read_state(dir, &buf, &len, err, errlen);
+	if (rc == 0)
+		rc = snap_parse(buf, len, &h, &(const uint8_t *){NULL},
+				&(size_t){0}, err, errlen);
+	if (rc < 0) {
+		free(buf);
+		if (rc == -EINVAL) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "%s", err);
+			errf(err, errlen, rc, "%s/%s: %s", dir, SNAP_STATE,
+			     why);
+		}
+		return rc;
+	}
+	c.mem_mib = (uint32_t)(h.mem_size >> 20);
+	c.cpus = h.ncpus;
+	rc = vm_alloc(&c, VM_RESTORED, &vm, err, errlen);
+	*out = vm;
+	if (!vm) {
+		free(buf);
+		return rc;
+	}
+	vm->snap = buf;
+	vm->snap_len = len;
+	snap_parse(buf, len, &h, &vm->snap_body, &vm->snap_body_len, err,
+		   errlen);
+	vm->runtime_disk.mode = MVM_DISK_RO;
+	vm->runtime_disk.path = vm->runtime_path;
+	vm->cfg.disks = &vm->runtime_disk;
+	vm->cfg.ndisks = 1;
+	if (rc == 0)
+		rc = check_snapshot(vm, &h, err, errlen);
+	if (rc == 0) {
+		mem_fd = open_mem(dir, h.mem_size, err, errlen);
+		rc = mem_fd < 0 ? mem_fd : 0;
+	}
+	if (rc == 0)
+		rc = open_kvm(vm, err, errlen);
+	if (rc == 0)
+		rc = create_vm(vm, mem_fd, err, errlen);
+	if (mem_fd >= 0)
+		close(mem_fd); /* the mapping keeps the file */
+	if (rc == 0)
+		rc = kvmstate_restore_vm(vm->vm_fd, vm->snap_body,
+					 vm->snap_body_len, err, errlen);
+	if (rc == 0)
+		rc = add_disks(vm, err, errlen);
+	if (rc == 0)
+		rc = add_vsock(vm, err, errlen);
+	if (rc == 0)
+		rc = restore_devices(vm, err, errlen);
+	if (rc == 0)
+		rc = create_vcpus(vm, 0, err, errlen);
+	for (i = 0; rc == 0 && i < vm->ncpus; i++)
+		rc = kvmstate_restore_vcpu(vm->vcpus[i].fd, i, vm->snap_body,
+					   vm->snap_body_len, err, errlen);
+	if (rc == 0)
+		vm->ms_create = ms_since(&t0);
+	return rc;
+}
+
+/* What the guest init reads on port 1028 (images/init/init.c). */
+static int handover(const struct mvm_vm *vm, char *out, size_t outlen)
+{
+	uint8_t seed[32], id[4];
+	struct timespec now;
+	size_t n, i;
+	int rc;
+
+	if (getrandom(seed, sizeof(seed), 0) != sizeof(seed) ||
+	    getrandom(id, sizeof(id), 0) != sizeof(id))
+		return -EIO;
+	clock_gettime(CLOCK_REALTIME, &now);
+	n = (size_t)snprintf(out, outlen, "mvm-restore 1\nseed ");
+	for (i = 0; i < sizeof(seed); i++)
+		n += (size_t)snprintf(out + n, outlen - n, "%02x", seed[i]);
+	n += (size_t)snprintf(out + n, outlen - n,
+			      "\ntime %lld %ld\nhostname mvm-%02x%02x%02x%02x"
+			      "\nargs --",
+			      (long long)now.tv_sec, now.tv_nsec, id[0], id[1],
+			      id[2], id[3]);
+	for (i = 0; i < vm->cfg.njob_args; i++) {
+		if (n + 2 >= outlen)
+			return -E2BIG;
+		out[n++] = ' ';
+		rc = cmdline_encode_arg(out + n, outlen - n,
+					vm->cfg.job_args[i]);
+		if (rc < 0)
+			return -E2BIG;
+		n += (size_t)rc;
+	}
+	if (n + 2 >= outlen)
+		return -E2BIG;
+	out[n++] = '\n';
+	out[n] = '\0';
+	explicit_bzero(seed, sizeof(seed));
+	return (int)n;
+}
+
+/* The hand-over as a pipe that reads to EOF (it fits the pipe buffer). */
+static int handover_fd(const struct mvm_vm *vm, char *err, size_t errlen)
+{
+	char text[BOOT_CMDLINE_MAX + 256];
+	int n = handover(vm, text, sizeof(text)), p[2];
+
+	if (n < 0)
+		return errf(err, errlen, n,
+			    n == -E2BIG ? "job arguments too long"
+					: "no entropy for the restored VM");
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return errf(err, errlen, -errno, "pipe: %s", strerror(errno));
+	if (write(p[1], text, (size_t)n) != n) {
+		close(p[0]);
+		close(p[1]);
+		return errf(err, errlen, -EIO, "job hand-over: short write");
+	}
+	explicit_bzero(text, sizeof(text));
+	close(p[1]);
+	return p[0];
+}
+
+int mvm_vm_attach_job(struct mvm_vm *vm, const struct mvm_config *cfg,
+		      char *err, size_t errlen)
+{
+	struct mvm_config c = *cfg;
+	_Atomic uint64_t *budget;
+	size_t i;
+	int rc, info;
+
+	if (vm->kind != VM_RESTORED || vm->job_attached)
+		return errf(err, errlen, -EINVAL,
+			    "not a restored VM waiting for a job");
+	if (cfg->ndisks < 1 || cfg->ndisks > vm->nslots)
+		return errf(err, errlen, -EINVAL,
+			    "a restored VM takes 1..%u disks (job.img and "
+			    "%u more)",
+			    vm->nslots, vm->nslots - 1);
+	if ((cfg->mem_mib && cfg->mem_mib != vm->cfg.mem_mib) ||
+	    (cfg->cpus && cfg->cpus != vm->cfg.cpus))
+		return errf(err, errlen, -EINVAL,
+			    "the snapshot has %u MiB and %u CPU(s): --mem and "
+			    "--cpus must match or be left out",
+			    vm->cfg.mem_mib, vm->cfg.cpus);
+	if (cfg->njob_args > MVM_MAX_JOB_ARGS)
+		return errf(err, errlen, -E2BIG, "at most %d job arguments",
+			    MVM_MAX_JOB_ARGS);
+	rc = check_root(cfg->disks[0].path, err, errlen);
+	if (rc < 0)
+		return rc;
+	/* The job's settings; the VM's shape and runtime disk stay. */
+	c.mem_mib = vm->cfg.mem_mib;
+	c.cpus = vm->cfg.cpus;
+	c.host = vm->cfg.host;
+	c.kernel = NULL;
+	c.extra_cmdline = NULL;
+	vm->cfg = c;
+	budget = disk_budget(vm);
+	for (i = 0; i < cfg->ndisks; i++) {
+		struct blk_config bc = {
+		    .path = cfg->disks[i].path,
+		    .mode = blk_modes[cfg->disks[i].mode],
+		    .mem = &vm->mem,
+		    .write_budget = budget,
+		};
+
+		rc = blk_attach(vm->devs[i].t, &bc, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	info = handover_fd(vm, err, errlen);
+	if (info < 0)
+		return info;
+	rc = add_monitor(vm, info, err, errlen);
+	if (rc == 0)
+		rc = kvmstate_restore_clock(vm->vm_fd, vm->snap_body,
+					    vm->snap_body_len, err, errlen);
+	if (rc == 0)
+		vm->job_attached = 1;
+	return rc;
 }

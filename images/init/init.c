@@ -35,11 +35,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/random.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jobargs.h"
@@ -51,6 +54,8 @@
 #define PORT_BOOTED 0x510 /* byte BOOTED_MAGIC: /dev is up */
 #define PORT_EXIT 0x511	  /* byte: job exit code, or 128 + signal */
 #define PORT_FAIL 0x512	  /* byte: enum init_fail, job did not run */
+#define PORT_READY 0x513  /* byte 1: ready for a job (the snapshot point) */
+#define JOB_ROOT "/dev/.mvm-job" /* devtmpfs is writable on any root */
 #define BOOTED_MAGIC 123
 
 enum init_fail {
@@ -77,6 +82,7 @@ struct init {
 	int chan;    /* job channel */
 	int null;    /* /dev/null */
 	int in;	     /* the job's stdin: a vsock stream, or null */
+	bool restored; /* resumed from a snapshot: args came over vsock */
 	struct manifest m;
 	char manifest_buf[MANIFEST_MAX_SIZE + 1];
 	char cmdline[4097];
@@ -297,8 +303,9 @@ static void load_args(struct init *in)
 
 	for (i = 0; i < in->m.argc; i++)
 		in->argv[i] = in->m.argv[i];
-	len =
-	    read_small_file(CMDLINE_PATH, in->cmdline, sizeof(in->cmdline) - 2);
+	len = in->restored ? (ssize_t)strlen(in->cmdline)
+			   : read_small_file(CMDLINE_PATH, in->cmdline,
+					     sizeof(in->cmdline) - 2);
 	if (len < 0) {
 		say(in, "read %s: %s", CMDLINE_PATH, strerror((int)-len));
 		fail(in, FAIL_INIT);
@@ -510,6 +517,183 @@ static void run_job(struct init *in)
 	finish(in, FRAME_EXIT, (uint8_t)(code > 255 ? 255 : code));
 }
 
+/* ---- snapshots (docs/SNAPSHOT.md) ---- */
+
+/* Was this VM booted to be snapshotted (mvm.snapshot=1 before any "--")? */
+static bool snapshot_boot(struct init *in)
+{
+	ssize_t n = read_small_file(CMDLINE_PATH, in->cmdline,
+				    sizeof(in->cmdline) - 2);
+	char *p, *end;
+
+	if (n <= 0)
+		return false;
+	in->cmdline[n] = '\0';
+	end = strstr(in->cmdline, " -- ");
+	p = strstr(in->cmdline, " mvm.snapshot=1");
+	return p && (!end || p < end) && (p[15] == ' ' || p[15] == '\n' ||
+					  p[15] == '\0');
+}
+
+/* The host's hand-over, read to EOF into buf (NUL-terminated). */
+static void read_handover(struct init *in, char *buf, size_t max)
+{
+	int fd = vsocktool_connect_host(MVM_PORT_RESTORE);
+	size_t len = 0;
+	ssize_t n;
+
+	if (fd < 0) {
+		say(in, "connect to vsock port %d: %s", MVM_PORT_RESTORE,
+		    strerror(-fd));
+		fail(in, FAIL_INIT);
+	}
+	while (len < max - 1 &&
+	       (n = read(fd, buf + len, max - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			say(in, "read hand-over: %s", strerror(errno));
+			fail(in, FAIL_INIT);
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Fresh entropy for this VM: every restore starts from the same RNG state. */
+static void reseed(struct init *in, const char *hex)
+{
+	struct {
+		int entropy_count, buf_size;
+		uint8_t buf[32];
+	} e = {.entropy_count = 256, .buf_size = 32};
+	int fd, i;
+
+	for (i = 0; i < 32; i++) {
+		int hi = hexval(hex[2 * i]), lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+
+		if (lo < 0) {
+			say(in, "hand-over: bad seed");
+			fail(in, FAIL_INIT);
+		}
+		e.buf[i] = (uint8_t)(hi << 4 | lo);
+	}
+	fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, RNDADDENTROPY, &e) < 0 ||
+	    ioctl(fd, RNDRESEEDCRNG) < 0) {
+		say(in, "reseed the RNG: %s", strerror(errno));
+		fail(in, FAIL_INIT);
+	}
+	close(fd);
+	memset(&e, 0, sizeof(e));
+}
+
+/* Apply the hand-over: entropy, time, hostname; the job's arguments stay
+ * in in->cmdline for load_args(). */
+static void apply_handover(struct init *in, char *text)
+{
+	char *line, *save = NULL;
+	bool seeded = false;
+
+	if (strncmp(text, "mvm-restore 1\n", 14) != 0) {
+		say(in, "hand-over: not mvm-restore 1");
+		fail(in, FAIL_INIT);
+	}
+	in->cmdline[0] = '\0';
+	for (line = strtok_r(text + 14, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		long long sec;
+		long nsec;
+
+		if (strncmp(line, "seed ", 5) == 0 && strlen(line) == 69) {
+			reseed(in, line + 5);
+			seeded = true;
+		} else if (sscanf(line, "time %lld %ld", &sec, &nsec) == 2) {
+			struct timespec ts = {.tv_sec = (time_t)sec,
+					      .tv_nsec = nsec};
+
+			if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+				say(in, "set the clock: %s", strerror(errno));
+		} else if (strncmp(line, "hostname ", 9) == 0) {
+			if (sethostname(line + 9, strlen(line + 9)) < 0)
+				say(in, "sethostname: %s", strerror(errno));
+		} else if (strncmp(line, "args ", 5) == 0 &&
+			   strlen(line) < sizeof(in->cmdline)) {
+			strcpy(in->cmdline, line);
+		}
+	}
+	if (!seeded) {
+		say(in, "hand-over: no seed");
+		fail(in, FAIL_INIT);
+	}
+	in->restored = true;
+}
+
+/* The job disk is attached at restore: wait for its new capacity. */
+static void wait_for_disk(struct init *in)
+{
+	const struct timespec ms = {.tv_nsec = 1000000};
+	char buf[32];
+	int i;
+
+	for (i = 0; i < 10000; i++) {
+		ssize_t n = read_small_file("/sys/block/vda/size", buf, 30);
+
+		if (n > 0 && buf[0] != '0')
+			return;
+		nanosleep(&ms, NULL);
+	}
+	say(in, "/dev/vda: no disk attached after the restore");
+	fail(in, FAIL_INIT);
+}
+
+/* Mount the job disk and make it the root, as a cold boot would have. */
+static void switch_to_job_root(struct init *in)
+{
+	if (mkdir(JOB_ROOT, 0755) < 0 && errno != EEXIST) {
+		say(in, "mkdir %s: %s", JOB_ROOT, strerror(errno));
+		fail(in, FAIL_INIT);
+	}
+	if (mount("/dev/vda", JOB_ROOT, "ext4", 0, NULL) < 0) {
+		say(in, "mount /dev/vda: %s", strerror(errno));
+		fail(in, FAIL_INIT);
+	}
+	if (chdir(JOB_ROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
+	    chroot(".") < 0 || chdir("/") < 0) {
+		say(in, "switch to the job's root: %s", strerror(errno));
+		fail(in, FAIL_INIT);
+	}
+	close(in->port);
+	close(in->null);
+	mount_early(in);
+}
+
+/*
+ * Booted to be snapshotted: say "ready" and stop here. The VMM pauses the
+ * VM at that port write and saves it; every restore resumes right after
+ * it, reads its hand-over on vsock and carries on like a cold boot.
+ */
+static void await_job(struct init *in)
+{
+	char text[sizeof(in->cmdline) + 256];
+
+	port_out(in, PORT_READY, 1);
+	read_handover(in, text, sizeof(text));
+	apply_handover(in, text);
+	wait_for_disk(in);
+	switch_to_job_root(in);
+}
+
 int main(int argc, char **argv)
 {
 	/* ~160 KiB: on the stack, touched only where used (page faults). */
@@ -523,7 +707,10 @@ int main(int argc, char **argv)
 	in.port = -1;
 	in.chan = -1;
 	in.in = -1;
+	in.restored = false;
 	mount_early(&in);
+	if (!HOSTTEST && snapshot_boot(&in))
+		await_job(&in);
 	open_channel(&in);
 	load_manifest(&in);
 	load_args(&in);

@@ -14,6 +14,7 @@
 #define MVM_PORT_STDIN 1025 /* host -> guest: the job's stdin, then EOF */
 #define MVM_PORT_FILES 1026 /* file service: GET/PUT one host file */
 #define MVM_PORT_NET 1027   /* network proxy: CONNECT host:port */
+#define MVM_PORT_RESTORE 1028 /* host -> guest: a restored VM's job */
 #define MVM_PORT_FIRST 1024
 #define MVM_PORT_LAST 1031
 
