@@ -29,11 +29,12 @@ VMM_UNIT_TESTS := $(BUILD)/tests/unit/test_boot $(BUILD)/tests/unit/test_elf \
                   $(BUILD)/tests/unit/test_uart $(BUILD)/tests/unit/test_jobchan \
                   $(BUILD)/tests/unit/test_cmdline $(BUILD)/tests/unit/test_check \
                   $(BUILD)/tests/unit/test_policy $(BUILD)/tests/unit/test_fileserv \
-                  $(BUILD)/tests/unit/test_audit $(BUILD)/tests/unit/test_ratelimit
+                  $(BUILD)/tests/unit/test_audit $(BUILD)/tests/unit/test_ratelimit \
+                  $(BUILD)/tests/unit/test_snapfile
 UNIT_TESTS := $(VMM_UNIT_TESTS) $(VIRTIO_UNIT_TESTS) $(IMAGE_UNIT_TESTS)
 
 .PHONY: all mvm kernel images deps test unit e2e format lint clean
-all: mvm kernel images
+all: mvm kernel images $(POOL_BENCH)
 
 mvm: $(BUILD)/mvm
 $(BUILD)/mvm: $(BUILD)/vmm/main.o $(BUILD)/libmvm.a

@@ -4,6 +4,8 @@
 #
 #   make bench-blk    build build/bench/blk_bench and print its table
 #                     (bench/blk.sh; BENCH_BLK_ARGS="--json" etc. pass on)
+#   build/bench/pool_bench  jobs from a warm pool of restored VMs (built by
+#                     `make`; used by tests/e2e/snapshot.sh, bench/snapshot.sh)
 
 # Included before the top-level Makefile names its first target: keep the
 # rules below from becoming the default goal.
@@ -19,6 +21,12 @@ $(BENCH_BLK): $(BUILD)/bench/blk_bench.o $(BUILD)/tests/unit/fake_guest.o \
 		$(BUILD)/libmvm.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -luring -lpthread
+
+POOL_BENCH := $(BUILD)/bench/pool_bench
+
+$(POOL_BENCH): $(BUILD)/bench/pool_bench.o $(BUILD)/libmvm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 .PHONY: bench-blk
 bench-blk: $(BENCH_BLK)

@@ -18,7 +18,7 @@ FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -std=gnu11 -Wall -Wextra -I.
 FUZZ_TARGETS := queue mmio blk elf jobchan manifest jobargs cmdline \
-	policy fileserv vsock
+	policy fileserv vsock snapfile
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
 # Each harness is one clang invocation: the harness plus the module
@@ -35,6 +35,8 @@ FUZZ_SRCS_jobargs := images/init/jobargs.c vmm/cmdline.c
 FUZZ_SRCS_cmdline := vmm/cmdline.c images/init/jobargs.c
 FUZZ_SRCS_policy := vmm/policy.c
 FUZZ_SRCS_fileserv := vmm/fileserv.c
+FUZZ_SRCS_snapfile := vmm/snapfile.c
+FUZZ_LIBS_snapfile := -lz
 FUZZ_SRCS_vsock := virtio/vsock.c virtio/mmio.c virtio/queue.c \
 	tests/unit/fake_guest.c
 FUZZ_LIBS_vsock := -lpthread

@@ -217,3 +217,15 @@ put("cmdline", "tiny-buffer", cmdline(0x00, 10, args=[b"a"]))
 put("cmdline", "exact-fit", cmdline(0x00, 119, args=[b"x y"]))
 put("cmdline", "many-args", cmdline(0x00, 4000, args=[b"%d" % i for i in range(33)]))
 put("cmdline", "quotes", cmdline(0x00, 2048, args=[b'"--"', b"--", b"\xff\x01"]))
+
+
+# ---- snapfile: mode byte, then a whole file (0) or a body (1); sections
+# are { u32 type, u32 index, u32 len, u32 pad } + data padded to 8.
+def section(t, i, data):
+    return struct.pack("<IIII", t, i, len(data), 0) + data.ljust((len(data) + 7) & ~7, b"\0")
+
+
+body = section(1, 0, b"/img\0") + section(8, 0, b"r" * 144) + section(13, 0, b"")
+put("snapfile", "body-three-sections", b"\x01" + body)
+put("snapfile", "body-overrun", b"\x01" + struct.pack("<IIII", 8, 0, 1000, 0))
+put("snapfile", "raw-magic-only", b"\x00MVMSNAP\n")

@@ -48,6 +48,7 @@ struct fx {
 	struct virtio_mmio *t;
 	bool no_uring;
 	_Atomic uint64_t *budget; /* write budget for dev_open, NULL = none */
+	bool empty;		  /* dev_open makes an empty slot */
 	int irqs;
 	char dir[64];
 	char path[128];
@@ -671,6 +672,7 @@ static void dev_open(struct fx *f, enum blk_mode mode)
 	    .irq_opaque = f,
 	    .no_io_uring = f->no_uring,
 	    .write_budget = f->budget,
+	    .empty = f->empty,
 	};
 	char err[256] = "";
 	uint32_t lo, hi;
@@ -684,7 +686,8 @@ static void dev_open(struct fx *f, enum blk_mode mode)
 	wr(f, 0x014, 1);
 	hi = rd(f, 0x010);
 	assert_int_equal(hi & 1, 1); /* VERSION_1 */
-	assert_int_equal(!!(lo & (1u << VIRTIO_BLK_F_RO)), mode == BLK_RO);
+	assert_int_equal(!!(lo & (1u << VIRTIO_BLK_F_RO)),
+			 mode == BLK_RO && !f->empty);
 	assert_true(lo & (1u << VIRTIO_BLK_F_FLUSH));
 	wr(f, 0x024, 0);
 	wr(f, 0x020, lo);
@@ -1063,6 +1066,48 @@ static void test_create_errors(void **state)
 	assert_non_null(strstr(err, "not a regular file"));
 }
 
+/* Snapshot slots: an empty disk has capacity 0 and fails I/O until
+ * blk_attach() gives it a file, announced by a config interrupt. */
+static void test_empty_slot_attach(void **state)
+{
+	struct fx *f = *state;
+	struct blk_config c = {.path = f->path, .mode = BLK_COW,
+			       .mem = &f->g.mem};
+	struct blk_config missing = {.path = "/nonexistent/disk.img",
+				     .mode = BLK_RO,
+				     .mem = &f->g.mem};
+	uint8_t data[512], back[512];
+	uint64_t cap = 1;
+	char err[256] = "";
+	int irqs;
+
+	f->empty = true;
+	dev_open(f, BLK_RO); /* an empty slot never offers RO */
+	assert_int_equal(virtio_mmio_read(f->t, 0x100, &cap, 8), 0);
+	assert_int_equal(cap, 0);
+	assert_int_equal(do_read(f, 0, 1, back), VIRTIO_BLK_S_IOERR);
+	/* A file that cannot be opened leaves the slot empty. */
+	assert_int_equal(blk_attach(f->t, &missing, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/disk.img"));
+	assert_int_equal(do_read(f, 0, 1, back), VIRTIO_BLK_S_IOERR);
+	irqs = f->irqs;
+	assert_int_equal(blk_attach(f->t, &c, err, sizeof(err)), 0);
+	assert_int_equal(f->irqs, irqs + 1);
+	assert_int_equal(rd(f, 0x060) & 2, 2); /* configuration change */
+	assert_int_equal(virtio_mmio_read(f->t, 0x100, &cap, 8), 0);
+	assert_int_equal(le64toh(cap), SECTORS);
+	assert_int_equal(do_read(f, 3, 1, back), VIRTIO_BLK_S_OK);
+	assert_memory_equal(back, f->orig + 3 * 512, 512);
+	memset(data, 0x77, sizeof(data));
+	assert_int_equal(do_write(f, 3, 1, data), VIRTIO_BLK_S_OK);
+	assert_int_equal(do_read(f, 3, 1, back), VIRTIO_BLK_S_OK);
+	assert_memory_equal(back, data, 512);
+	assert_file_unchanged(f); /* attached copy-on-write */
+	/* A slot holds one disk. */
+	assert_int_equal(blk_attach(f->t, &c, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
 #define P(fn) cmocka_unit_test_setup_teardown(fn, setup_parse, teardown_parse)
@@ -1084,6 +1129,7 @@ int main(void)
 	    BOTH(test_big_batch),
 	    BOTH(test_short_read),
 	    BOTH(test_broken_queue),
+	    BOTH(test_empty_slot_attach),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -709,6 +709,86 @@ static void test_threads(void **state)
 	assert_int_equal(f->d.resets, 200);
 }
 
+/* Snapshots: what a restore loads into a fresh transport is the state the
+ * driver built, and a tampered record is refused whole. */
+static void test_save_restore(void **state)
+{
+	struct fx *f = *state, *g = mkfx(&fops);
+	struct virtio_mmio_state s, s2;
+
+	bring_up(f);
+	f->d.notify_ret = VIRTIO_NOTIFY_USED;
+	virtio_mmio_kick(f->t, 0); /* INT_USED pending */
+	virtio_mmio_save(f->t, &s);
+	assert_int_equal(s.device_id, 42);
+	assert_int_equal(s.status, ACK | DRV | FOK | DOK);
+	assert_int_equal(s.q[0].ready, 1);
+	assert_int_equal(s.q[0].size, 16);
+	assert_true(s.features & V1);
+	assert_int_equal(virtio_mmio_restore(g->t, &s), 0);
+	virtio_mmio_save(g->t, &s2);
+	assert_memory_equal(&s, &s2, sizeof(s));
+	assert_int_equal(rd(g, STATUS), ACK | DRV | FOK | DOK);
+	assert_int_equal(rd(g, INT_STATUS), 1);
+	wr(g, QSEL, 0);
+	assert_int_equal(rd(g, QREADY), 1);
+	/* The restored queue is served: a kick reaches the device. */
+	virtio_mmio_kick(g->t, 0);
+	assert_int_equal(g->d.notifies, 1);
+	virtio_mmio_free(g->t);
+	fg_free(&g->g);
+	test_free(g);
+}
+
+static void test_restore_rejects(void **state)
+{
+	struct fx *f = *state, *g;
+	struct virtio_mmio_state s, bad;
+
+	bring_up(f);
+	virtio_mmio_save(f->t, &s);
+	g = mkfx(&fops);
+	bad = s;
+	bad.device_id = 7; /* another device */
+	assert_int_equal(virtio_mmio_restore(g->t, &bad), -EINVAL);
+	bad = s;
+	bad.features |= 1ull << 40; /* never offered */
+	assert_int_equal(virtio_mmio_restore(g->t, &bad), -EINVAL);
+	bad = s;
+	bad.q[0].size = 32; /* above QueueNumMax */
+	assert_int_equal(virtio_mmio_restore(g->t, &bad), -EINVAL);
+	bad = s;
+	bad.q[0].used_gpa = RAM - 2; /* ring outside guest RAM */
+	assert_int_equal(virtio_mmio_restore(g->t, &bad), -EINVAL);
+	bad = s;
+	bad.queue_sel = 9;
+	assert_int_equal(virtio_mmio_restore(g->t, &bad), -EINVAL);
+	/* Nothing of a refused record stuck. */
+	assert_int_equal(rd(g, STATUS), 0);
+	wr(g, QSEL, 0);
+	assert_int_equal(rd(g, QREADY), 0);
+	assert_int_equal(virtio_mmio_restore(g->t, &s), 0);
+	virtio_mmio_free(g->t);
+	fg_free(&g->g);
+	test_free(g);
+}
+
+static void test_config_changed(void **state)
+{
+	struct fx *f = *state;
+	uint32_t gen = rd(f, CFG_GEN);
+
+	virtio_mmio_config_changed(f->t); /* before DRIVER_OK: no interrupt */
+	assert_int_equal(f->d.irqs, 0);
+	assert_int_equal(rd(f, CFG_GEN), gen + 1);
+	bring_up(f);
+	virtio_mmio_config_changed(f->t);
+	assert_int_equal(f->d.irqs, 1);
+	assert_int_equal(rd(f, INT_STATUS), 2);
+	assert_int_equal(rd(f, CFG_GEN), gen + 2);
+	assert_ptr_equal(virtio_mmio_device(f->t), &f->d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -730,6 +810,9 @@ int main(void)
 	    T(test_notify_and_interrupts),
 	    T(test_reset_midway),
 	    T(test_threads),
+	    T(test_save_restore),
+	    T(test_restore_rejects),
+	    T(test_config_changed),
 #undef T
 	};
 
