@@ -20,6 +20,7 @@ include virtio/virtio.mk
 include images/images.mk
 include fuzz/fuzz.mk
 include bench/bench.mk
+include tests/hostile/hostile.mk
 
 LIB_OBJS := $(VMM_OBJS) $(VIRTIO_OBJS) $(IMAGE_OBJS)
 LIBS     := $(VIRTIO_LIBS) -ljansson -lpthread
