@@ -11,7 +11,7 @@
 # Environment: MVM (default build/mvm; build/san/mvm for ASan/UBSan),
 # HOSTILE_GUEST (default build/tests/hostile/guest.elf), HOSTILE_CASES
 # (names to run, default all), HOSTILE_DEADLINE (seconds per case, default
-# 30), HOSTILE_RSS_KIB (peak RSS bound, default 65536, 262144 for a
+# 30), HOSTILE_RSS_KIB (peak RSS bound, default 65536, 131072 for a
 # sanitizer build). Prints "hostile: N passed, N failed" last.
 set -u
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,7 +33,7 @@ for f in "$MVM" "$GUEST"; do
 done
 if grep -q __asan_init "$MVM" 2>/dev/null; then
 	san=1
-	RSS_KIB=${HOSTILE_RSS_KIB:-262144}
+	RSS_KIB=${HOSTILE_RSS_KIB:-131072}
 else
 	san=0
 	RSS_KIB=${HOSTILE_RSS_KIB:-65536}
