@@ -106,7 +106,7 @@ void *alloc(size_t n, size_t align)
 	size_t off = (heap_used + align - 1) & ~(align - 1);
 
 	if (off + n > sizeof(heap))
-		fail_at(__LINE__, "guest heap exhausted");
+		fail_at(__FILE__, __LINE__, "guest heap exhausted");
 	heap_used = off + n;
 	return heap + off;
 }
@@ -131,13 +131,15 @@ void pass(void)
 	verdict(0);
 }
 
-void fail_at(int line, const char *why)
+void fail_at(const char *file, int line, const char *why)
 {
 	puts_("hostile: FAIL ");
 	puts_(case_name);
 	puts_(": ");
 	puts_(why);
-	puts_(" (guest.c/cases line ");
+	puts_(" (");
+	puts_(file);
+	puts_(":");
 	put_dec((u64)line);
 	puts_(")\n");
 	verdict(1);
@@ -260,5 +262,5 @@ void guest_main(const u8 *boot_params)
 			}
 		}
 	}
-	fail_at(__LINE__, "no such case (hostile=NAME on the command line)");
+	fail_at(__FILE__, __LINE__, "no such case (hostile=NAME on the command line)");
 }

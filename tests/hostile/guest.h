@@ -94,11 +94,12 @@ extern const char *case_arg; /* hostile_arg=VALUE, or NULL */
 
 /* Verdicts; they do not return. report_status sends the job status. */
 __attribute__((noreturn)) void pass(void);
-__attribute__((noreturn)) void fail_at(int line, const char *why);
+__attribute__((noreturn)) void fail_at(const char *file, int line,
+				      const char *why);
 #define CHECK(cond, why)                                                      \
 	do {                                                                   \
 		if (!(cond))                                                   \
-			fail_at(__LINE__, why);                                \
+			fail_at(__FILE__, __LINE__, why);                      \
 	} while (0)
 /* The verdict is sent by a case itself (vsock job channel): log only. */
 void log_pass(void);

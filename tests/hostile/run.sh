@@ -59,7 +59,9 @@ bad() {
 	done
 }
 
-# hcase NAME ROWS EXPECTED_STATUS [MVM_RUN_OPTIONS...]: one VM, one case.
+# [extra_check=FN] [HOSTILE_ARG=WORD] hcase NAME ROWS EXPECTED_STATUS
+# [MVM_RUN_OPTIONS...]: one VM, one case; FN prints why a host-side check
+# failed (nothing when it passed), WORD goes on the guest command line.
 hcase() {
 	name=$1 rows=$2 want=$3
 	shift 3
@@ -95,7 +97,6 @@ hcase() {
 	else
 		bad "$name (row $rows): $why"
 	fi
-	extra_check=
 }
 
 # Extra host-side checks: print why they fail, nothing when they pass.
@@ -138,20 +139,17 @@ hcase sector 16 0
 hcase not-512 17 0
 hcase short-hdr 18 0
 hcase unsupp 19 0
-extra_check=ro_unchanged
-hcase ro-write 20 0
-extra_check=ro_unchanged
-hcase cow-write 20 0
+extra_check=ro_unchanged hcase ro-write 20 0
+extra_check=ro_unchanged hcase cow-write 20 0
 hcase vsock-len 21 0
 hcase vsock-credit 22 0
 hcase vsock-storm 23 0
 hcase vsock-spoof 23 0
 hcase notify-storm 24 0
 hcase reset-midio 24 0
-extra_check=console_bounded
-HOSTILE_ARG=hostile_arg=64 hcase console-flood 25 0
-extra_check=timed_out
-hcase spin 26 124 --timeout 2
+extra_check=console_bounded HOSTILE_ARG=hostile_arg=64 \
+	hcase console-flood 25 0
+extra_check=timed_out hcase spin 26 124 --timeout 2
 # The harness itself must see a failing guest as a failure.
 hcase no-such-case - 1
 

@@ -12,7 +12,7 @@ u64 find_device(u32 device_id, unsigned nth)
 		if (rd32(dev_base[i] + R_MAGIC) == 0x74726976u &&
 		    rd32(dev_base[i] + R_DEVICE_ID) == device_id && nth-- == 0)
 			return dev_base[i];
-	fail_at(__LINE__, "device not found on the command line");
+	fail_at(__FILE__, __LINE__, "device not found on the command line");
 }
 
 u32 dev_status(u64 base)
