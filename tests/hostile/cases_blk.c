@@ -310,8 +310,7 @@ static void c_sector(void) /* row 16 */
 
 	open_root();
 	CHECK(B.capacity == (4u << 20) / 512, "capacity is not 4 MiB");
-	CHECK(blk_req(&B, T_IN, B.capacity, 512, &ul) == BLK_IOERR &&
-		  ul == 1,
+	CHECK(blk_req(&B, T_IN, B.capacity, 512, &ul) == BLK_IOERR && ul == 1,
 	      "read at sector == capacity not IOERR");
 	CHECK(blk_req(&B, T_IN, B.capacity - 1, 1024, &ul) == BLK_IOERR,
 	      "read across the end not IOERR");
@@ -432,8 +431,8 @@ static void c_cow_write(void) /* row 20: job.img is copy-on-write */
 	CHECK(blk_req(&B, T_OUT, 16, 4096, &ul) == BLK_OK,
 	      "write to the COW root failed");
 	fill(B.data, 0, 4096);
-	CHECK(blk_req(&B, T_IN, 16, 4096, &ul) == BLK_OK &&
-		  B.data[0] == 0xcd && B.data[4095] == 0xcd,
+	CHECK(blk_req(&B, T_IN, 16, 4096, &ul) == BLK_OK && B.data[0] == 0xcd &&
+		  B.data[4095] == 0xcd,
 	      "COW root did not read back its write");
 	blk_still_works(&B);
 }

@@ -218,8 +218,7 @@ static void c_reset_midio(void) /* row 24 */
 			set_desc(&B.q, d, A(B.hdr), 16, D_NEXT, (u16)(d + 1));
 			set_desc(&B.q, (u16)(d + 1), A(B.data), 1 << 20,
 				 D_WRITE | D_NEXT, (u16)(d + 2));
-			set_desc(&B.q, (u16)(d + 2), A(&st[k]), 1, D_WRITE,
-				 0);
+			set_desc(&B.q, (u16)(d + 2), A(&st[k]), 1, D_WRITE, 0);
 			vq_add(&B.q, d);
 		}
 		vq_notify(&B.q);

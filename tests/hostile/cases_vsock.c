@@ -42,8 +42,8 @@ static void drain(u32 *rst, u32 *resp)
 		CHECK(vq_wait(&V.rx, &id, &len) == 0 && id < 64, "rx entry");
 		memcpy(&h, V.rxbuf + (u64)id * VS_RXBUF, sizeof(h));
 		set_desc(&V.rx, (u16)id,
-			 (u64)(uintptr_t)(V.rxbuf + (u64)id * VS_RXBUF), VS_RXBUF,
-			 D_WRITE, 0);
+			 (u64)(uintptr_t)(V.rxbuf + (u64)id * VS_RXBUF),
+			 VS_RXBUF, D_WRITE, 0);
 		vq_add(&V.rx, (u16)id);
 		vq_notify(&V.rx);
 		if (h.op == VS_RST)

@@ -154,8 +154,8 @@ static void map_high(void)
 	int i;
 
 	for (i = 0; i < 512; i++)
-		pd_high[i] = (0xc0000000ull + ((u64)i << 21)) | PTE_P |
-			     PTE_RW | PTE_PWT | PTE_PCD | PTE_PS;
+		pd_high[i] = (0xc0000000ull + ((u64)i << 21)) | PTE_P | PTE_RW |
+			     PTE_PWT | PTE_PCD | PTE_PS;
 	pdpt[3] = (u64)(uintptr_t)pd_high | PTE_P | PTE_RW;
 	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
 	__asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
@@ -233,8 +233,8 @@ static void read_boot_params(const u8 *bp)
 	}
 }
 
-static const struct hcase *const tables[] = {blk_cases, mmio_cases,
-					     vsock_cases, misc_cases};
+static const struct hcase *const tables[] = {blk_cases, mmio_cases, vsock_cases,
+					     misc_cases};
 
 void guest_main(const u8 *boot_params)
 {
@@ -262,5 +262,6 @@ void guest_main(const u8 *boot_params)
 			}
 		}
 	}
-	fail_at(__FILE__, __LINE__, "no such case (hostile=NAME on the command line)");
+	fail_at(__FILE__, __LINE__,
+		"no such case (hostile=NAME on the command line)");
 }

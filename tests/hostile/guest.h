@@ -95,8 +95,8 @@ extern const char *case_arg; /* hostile_arg=VALUE, or NULL */
 /* Verdicts; they do not return. report_status sends the job status. */
 __attribute__((noreturn)) void pass(void);
 __attribute__((noreturn)) void fail_at(const char *file, int line,
-				      const char *why);
-#define CHECK(cond, why)                                                      \
+				       const char *why);
+#define CHECK(cond, why)                                                       \
 	do {                                                                   \
 		if (!(cond))                                                   \
 			fail_at(__FILE__, __LINE__, why);                      \
@@ -247,15 +247,15 @@ struct vsock {
 	u64 base;
 	u64 cid;
 	struct vq rx, tx;
-	u8 *rxbuf; /* rx.size buffers of VS_RXBUF bytes */
+	u8 *rxbuf;   /* rx.size buffers of VS_RXBUF bytes */
 	u16 tx_next; /* next free tx descriptor */
 };
 #define VS_RXBUF 4096
 
 void vs_open(struct vsock *v);
 /* Fill a header from the guest's CID to the host. */
-void vs_hdr(const struct vsock *v, struct vs_hdr *h, u32 src_port,
-	    u32 dst_port, u16 op, u32 len);
+void vs_hdr(const struct vsock *v, struct vs_hdr *h, u32 src_port, u32 dst_port,
+	    u16 op, u32 len);
 /* Queue one packet (header + optional payload) on tx without notifying;
  * the header is copied. */
 void vs_queue(struct vsock *v, const struct vs_hdr *h, const void *payload,

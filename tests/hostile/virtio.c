@@ -152,8 +152,8 @@ void blk_open(struct blk *b, unsigned nth, u64 want, u16 n)
 	b->features = dev_begin(base, want);
 	CHECK(vq_setup(&b->q, base, 0, n) == 1, "blk queue not ready");
 	dev_driver_ok(base);
-	b->capacity = rd32(base + R_CONFIG) |
-		      (u64)rd32(base + R_CONFIG + 4) << 32;
+	b->capacity = rd32(base + R_CONFIG) | (u64)rd32(base + R_CONFIG + 4)
+						  << 32;
 	if (!b->hdr) {
 		b->hdr = alloc(16, 16);
 		b->data = alloc(1 << 20, 4096);
@@ -232,8 +232,8 @@ void vs_open(struct vsock *v)
 	CHECK(vq_setup(&v->tx, v->base, 1, 64) == 1, "vsock tx not ready");
 	v->rxbuf = alloc(64u * VS_RXBUF, 4096);
 	dev_driver_ok(v->base);
-	v->cid = rd32(v->base + R_CONFIG) |
-		 (u64)rd32(v->base + R_CONFIG + 4) << 32;
+	v->cid = rd32(v->base + R_CONFIG) | (u64)rd32(v->base + R_CONFIG + 4)
+						<< 32;
 	CHECK(v->cid == 3, "guest CID is not 3");
 	for (i = 0; i < 64; i++)
 		rx_post(v, i);
@@ -241,8 +241,8 @@ void vs_open(struct vsock *v)
 	v->tx_next = 0;
 }
 
-void vs_hdr(const struct vsock *v, struct vs_hdr *h, u32 src_port,
-	    u32 dst_port, u16 op, u32 len)
+void vs_hdr(const struct vsock *v, struct vs_hdr *h, u32 src_port, u32 dst_port,
+	    u16 op, u32 len)
 {
 	memset(h, 0, sizeof(*h));
 	h->src_cid = v->cid;
