@@ -67,8 +67,9 @@ unit: $(UNIT_TESTS)
 e2e: all
 	tests/e2e/run.sh
 
-# The README's test command: unit tests, then end-to-end tests on /dev/kvm.
-test: all $(UNIT_TESTS)
+# The README's test command: unit tests, then end-to-end tests on /dev/kvm,
+# then the malicious-guest suite.
+test: all $(UNIT_TESTS) $(HOSTILE_GUEST)
 	tests/run-all.sh $(UNIT_TESTS)
 
 format:
