@@ -34,10 +34,10 @@ static void drain(u32 *rst, u32 *resp)
 	struct vs_hdr h;
 
 	for (;;) {
-		for (spins = 0; spins < SPIN_LIMIT / 10; spins++)
+		for (spins = 0; spins < SPIN_LIMIT / 5; spins++)
 			if ((u16)(V.rx.used[0] >> 16) != V.rx.last_used)
 				break;
-		if (spins == SPIN_LIMIT / 10)
+		if (spins == SPIN_LIMIT / 5)
 			return;
 		CHECK(vq_wait(&V.rx, &id, &len) == 0 && id < 64, "rx entry");
 		memcpy(&h, V.rxbuf + (u64)id * VS_RXBUF, sizeof(h));
