@@ -21,6 +21,7 @@ include virtio/virtio.mk
 include images/images.mk
 include fuzz/fuzz.mk
 include bench/bench.mk
+include tests/hostile/hostile.mk
 
 LIB_OBJS := $(VMM_OBJS) $(VIRTIO_OBJS) $(IMAGE_OBJS)
 LIBS     := $(VIRTIO_LIBS) -ljansson -lz -lpthread
@@ -68,8 +69,9 @@ unit: $(UNIT_TESTS)
 e2e: all
 	tests/e2e/run.sh
 
-# The README's test command: unit tests, then end-to-end tests on /dev/kvm.
-test: all $(UNIT_TESTS)
+# The README's test command: unit tests, then end-to-end tests on /dev/kvm,
+# then the malicious-guest suite.
+test: all $(UNIT_TESTS) $(HOSTILE_GUEST)
 	tests/run-all.sh $(UNIT_TESTS)
 
 format:
