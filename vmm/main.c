@@ -670,6 +670,19 @@ static int finish_parent(const struct run_opts *o)
 {
 	const struct sandbox *sb = &o->sb;
 
+	/* The VMM handles SIGINT/SIGTERM/SIGHUP itself: a signal that kills
+	 * it is a failure of mvm, never the job's status. */
+	if (sb->child_signal) {
+		fprintf(stderr,
+			"mvm: the sandboxed VMM was killed by signal %d%s\n",
+			sb->child_signal,
+			sb->child_signal == SIGSYS
+			    ? " (SIGSYS: a system call outside its seccomp "
+			      "filter; see docs/SANDBOX.md)"
+			    : "");
+		return EXIT_MVM_ERROR;
+	}
+
 	if (o->learn_path && sb->exit_code != EXIT_MVM_ERROR &&
 	    sb->exit_code < 128 && sb->result_len > 0 &&
 	    write_learned(o, sb->result, sb->result_len) < 0)

@@ -87,7 +87,6 @@ static const struct sandbox_rule parent_rules[] = {
     R1(kill, "forwarding SIGINT to the child", ARG_EQ(1, SIGINT)),
     R1(kill, "forwarding SIGTERM to the child", ARG_EQ(1, SIGTERM)),
     R1(kill, "forwarding SIGHUP to the child", ARG_EQ(1, SIGHUP)),
-    R1(kill, "killing the child when the parent fails", ARG_EQ(1, SIGKILL)),
     R(rt_sigreturn, "return from the forwarding signal handler"),
     R(restart_syscall, "a wait interrupted by a forwarded signal"),
     R(rmdir, "removing the job's cgroups"),
@@ -459,6 +458,7 @@ void sandbox_note_fds(struct sandbox *sb)
 
 	sb->nnoted = 0;
 	sb->result_fd = -1;
+	sb->life_fd = -1;
 	if (!d)
 		return;
 	while ((e = readdir(d)) != NULL && sb->nnoted < SANDBOX_MAX_FDS) {
@@ -676,7 +676,7 @@ static int child_setup(struct sandbox *sb, int sync_fd, char *err,
 		say(err, errlen, "the sandbox parent failed");
 		return -ECHILD;
 	}
-	close(sync_fd);
+	sb->life_fd = sync_fd;
 	if (!sb->cfg.host_net)
 		flags |= CLONE_NEWNET;
 	/* A mount namespace of its own: the parent must keep the host's
@@ -758,7 +758,7 @@ static void parent_wait(struct sandbox *sb, pid_t child, int result_fd,
 	if (WIFEXITED(status))
 		sb->exit_code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
-		sb->exit_code = 128 + WTERMSIG(status);
+		sb->child_signal = WTERMSIG(status);
 	else
 		sb->exit_code = 125;
 }
@@ -826,7 +826,8 @@ int sandbox_spawn(struct sandbox *sb, char *err, size_t errlen)
 		say(err, errlen, "sandbox child: %s", strerror(errno));
 		kill(child, SIGKILL);
 	}
-	close(sync[1]);
+	/* sync[1] stays open while the parent lives: the child checks it
+	 * after its setuid (rearm_pdeathsig). */
 	parent_wait(sb, child, res[0], &cg);
 	return SANDBOX_PARENT;
 }
@@ -1003,6 +1004,26 @@ static int drop_privileges(const struct sandbox_config *c, char *err,
 	return 0;
 }
 
+/* Changing ids clears the parent-death signal: set it again, then make
+ * sure the parent did not die in between (its end of the sync pipe is
+ * closed then). */
+static int rearm_pdeathsig(struct sandbox *sb, char *err, size_t errlen)
+{
+	struct pollfd p = {.fd = sb->life_fd, .events = POLLIN};
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+		say(err, errlen, "PR_SET_PDEATHSIG: %s", strerror(errno));
+		return -errno;
+	}
+	if (poll(&p, 1, 0) != 0) {
+		say(err, errlen, "the sandbox parent died");
+		return -ECHILD;
+	}
+	close(sb->life_fd);
+	sb->life_fd = -1;
+	return 0;
+}
+
 int sandbox_lockdown(struct sandbox *sb, char *err, size_t errlen)
 {
 	const struct sandbox_config *c = &sb->cfg;
@@ -1027,6 +1048,8 @@ int sandbox_lockdown(struct sandbox *sb, char *err, size_t errlen)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
 	    (rc = drop_privileges(c, err, errlen)) < 0)
 		return rc < 0 ? rc : -errno;
+	if ((rc = rearm_pdeathsig(sb, err, errlen)) < 0)
+		return rc;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		say(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 		return -errno;

@@ -142,8 +142,10 @@ struct sandbox {
 	int noted[SANDBOX_MAX_FDS]; /* descriptors inherited by mvm */
 	size_t nnoted;
 	int result_fd; /* child: write end of the result pipe; else -1 */
-	int exit_code; /* parent: the child's exit status (or 128+sig) */
-	char *result;  /* parent: what the child wrote (malloc'd) */
+	int life_fd;   /* child until lockdown: EOF/HUP once the parent died */
+	int exit_code; /* parent: the child's exit status */
+	int child_signal; /* parent: the signal that killed the child, or 0 */
+	char *result;	  /* parent: what the child wrote (malloc'd) */
 	size_t result_len;
 	struct sandbox_prog vcpu; /* child: built at lockdown */
 };
@@ -159,8 +161,8 @@ enum { SANDBOX_CHILD = 0, SANDBOX_PARENT = 1 };
  * SANDBOX_CHILD in the child (PID 1 of its namespace, in new mount, IPC,
  * UTS and, unless host_net, network namespaces, dying with its parent);
  * SANDBOX_PARENT in the parent once the child has ended, with exit_code
- * and result set (the parent forwards SIGINT/SIGTERM/SIGHUP, puts the
- * child into cgroups and removes them afterwards); -errno with err set
+ * (or child_signal) and result set (the parent forwards SIGINT/SIGTERM/SIGHUP,
+ * puts the child into cgroups and removes them afterwards); -errno with err set
  * when the sandbox cannot be set up.
  */
 int sandbox_spawn(struct sandbox *sb, char *err, size_t errlen);
