@@ -9,9 +9,10 @@ trap 'rm -f "$out"' EXIT
 "$here/e2e/run.sh" | tee -a "$out"
 "$here/e2e/check.sh" | tee -a "$out"
 "$here/e2e/monitor.sh" | tee -a "$out"
+"$here/e2e/sandbox.sh" | tee -a "$out"
 passed=0
 failed=0
-for line in $(sed -n 's/^\(unit\|e2e\|check\|monitor\): \([0-9]*\) passed, \([0-9]*\) failed$/\2:\3/p' "$out"); do
+for line in $(sed -n 's/^\(unit\|e2e\|check\|monitor\|sandbox\): \([0-9]*\) passed, \([0-9]*\) failed$/\2:\3/p' "$out"); do
 	passed=$((passed + ${line%%:*}))
 	failed=$((failed + ${line##*:}))
 done
