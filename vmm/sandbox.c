@@ -55,19 +55,19 @@
 #define KICK_SIGNAL_MARK 0x10000
 #define R(n, w)                                                                \
 	{                                                                      \
-		.name = #n, .why = w                                           \
+		.name = #n, .why = (w)                                         \
 	}
 #define R1(n, w, a)                                                            \
 	{                                                                      \
-		.name = #n, .why = w, .nargs = 1, .args = { a }                \
+		.name = #n, .why = (w), .nargs = 1, .args = { a }              \
 	}
 #define RNET(n, w)                                                             \
 	{                                                                      \
-		.name = #n, .why = w, .net_only = 1                            \
+		.name = #n, .why = (w), .net_only = 1                          \
 	}
 #define RERR(n, w, e)                                                          \
 	{                                                                      \
-		.name = #n, .why = w, .errno_ret = (e)                         \
+		.name = #n, .why = (w), .errno_ret = (e)                       \
 	}
 
 /* Flags of every openat the jailed VMM makes (file service, --stats);
@@ -925,8 +925,10 @@ static int make_jail(const struct sandbox_config *c, char *err, size_t errlen)
 	/* Open what is bound before the tmpfs covers JAIL: a path below
 	 * /tmp stays reachable through its descriptor. A missing path is
 	 * left out (requests for it fail as they would without the jail). */
-	for (i = 0; i < c->nbinds; i++)
-		src[i] = open(c->binds[i].path, O_PATH | O_CLOEXEC);
+	for (i = 0; i < SANDBOX_MAX_BINDS; i++)
+		src[i] = i < c->nbinds
+			     ? open(c->binds[i].path, O_PATH | O_CLOEXEC)
+			     : -1;
 	if (mount("mvm-jail", JAIL, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "size=64k,nr_inodes=1024,mode=0755") < 0) {
 		rc = -errno;
