@@ -11,7 +11,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 VMM_OBJS := $(BUILD)/vmm/vm.o $(BUILD)/vmm/boot.o $(BUILD)/vmm/elf.o \
             $(BUILD)/vmm/uart.o $(BUILD)/vmm/jobchan.o $(BUILD)/vmm/cmdline.o \
             $(BUILD)/vmm/check.o $(BUILD)/vmm/policy.o $(BUILD)/vmm/fileserv.o \
-            $(BUILD)/vmm/audit.o $(BUILD)/vmm/monitor.o \
+            $(BUILD)/vmm/audit.o $(BUILD)/vmm/monitor.o $(BUILD)/vmm/sandbox.o \
             $(BUILD)/vmm/snapfile.o $(BUILD)/vmm/kvmstate.o $(BUILD)/vmm/pool.o
 
 # The fragments below define rules; keep `all` the default goal.
@@ -24,14 +24,14 @@ include bench/bench.mk
 include tests/hostile/hostile.mk
 
 LIB_OBJS := $(VMM_OBJS) $(VIRTIO_OBJS) $(IMAGE_OBJS)
-LIBS     := $(VIRTIO_LIBS) -ljansson -lz -lpthread
+LIBS     := $(VIRTIO_LIBS) -ljansson -lseccomp -lz -lpthread
 
 VMM_UNIT_TESTS := $(BUILD)/tests/unit/test_boot $(BUILD)/tests/unit/test_elf \
                   $(BUILD)/tests/unit/test_uart $(BUILD)/tests/unit/test_jobchan \
                   $(BUILD)/tests/unit/test_cmdline $(BUILD)/tests/unit/test_check \
                   $(BUILD)/tests/unit/test_policy $(BUILD)/tests/unit/test_fileserv \
                   $(BUILD)/tests/unit/test_audit $(BUILD)/tests/unit/test_ratelimit \
-                  $(BUILD)/tests/unit/test_snapfile
+                  $(BUILD)/tests/unit/test_snapfile $(BUILD)/tests/unit/test_sandbox
 UNIT_TESTS := $(VMM_UNIT_TESTS) $(VIRTIO_UNIT_TESTS) $(IMAGE_UNIT_TESTS)
 
 .PHONY: all mvm kernel images deps test unit e2e format lint clean

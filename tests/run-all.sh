@@ -11,15 +11,17 @@ trap 'rm -f "$out"' EXIT
 "$here/e2e/check.sh" | tee -a "$out"
 "$here/e2e/monitor.sh" | tee -a "$out"
 "$here/e2e/snapshot.sh" | tee -a "$out"
+"$here/e2e/sandbox.sh" | tee -a "$out"
 "$here/hostile/run.sh" | tee -a "$out"
 passed=0
 failed=0
-for line in $(sed -n 's/^\(unit\|e2e\|check\|monitor\|snapshot\|hostile\): \([0-9]*\) passed, \([0-9]*\) failed$/\2:\3/p' "$out"); do
+for line in $(sed -n 's/^\(unit\|e2e\|check\|monitor\|snapshot\|sandbox\|hostile\): \([0-9]*\) passed, \([0-9]*\) failed$/\2:\3/p' "$out"); do
 	passed=$((passed + ${line%%:*}))
 	failed=$((failed + ${line##*:}))
 done
 [ -n "$(sed -n '/^e2e: [0-9]* passed/p' "$out")" ] || failed=$((failed + 1))
 [ -n "$(sed -n '/^hostile: [0-9]* passed/p' "$out")" ] || failed=$((failed + 1))
 [ -n "$(sed -n '/^snapshot: [0-9]* passed/p' "$out")" ] || failed=$((failed + 1))
+[ -n "$(sed -n '/^sandbox: [0-9]* passed/p' "$out")" ] || failed=$((failed + 1))
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
 #include <liburing.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -341,7 +343,8 @@ static void host_kvm(struct report *r)
 		say(r, L_OK, "ioeventfd", "KVM_CAP_IOEVENTFD");
 	else
 		say(r, L_WARN, "ioeventfd",
-		    "KVM_CAP_IOEVENTFD missing: every queue kick exits to mvm");
+		    "KVM_CAP_IOEVENTFD missing: every queue kick exits to mvm "
+		    "(and the sandbox needs --no-sandbox)");
 	if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0)
 		say(r, L_OK, "irqfd", "KVM_CAP_IRQFD");
 	else
@@ -475,6 +478,12 @@ static void host_seccomp(struct report *r)
 		say(r, L_WARN, "seccomp",
 		    "PR_GET_SECCOMP: %s (kernel without CONFIG_SECCOMP?)",
 		    strerror(e));
+	else if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0,
+			 &(uint32_t){SECCOMP_RET_KILL_PROCESS}) < 0)
+		say(r, L_WARN, "seccomp",
+		    "no SECCOMP_RET_KILL_PROCESS (%s): the sandbox cannot "
+		    "load its filters (kernel < 4.14?)",
+		    strerror(errno));
 	else
 		say(r, L_OK, "seccomp", "available (this process: Seccomp %s)",
 		    mode);

@@ -21,6 +21,7 @@
 #include "vmm/image.h"
 #include "vmm/mvm.h"
 #include "vmm/policy.h"
+#include "vmm/sandbox.h"
 
 /* mvm's own exit codes; anything else is the job's exit status. */
 #define EXIT_LIMIT 121	     /* a policy limit (output, vsock bytes) */
@@ -121,6 +122,19 @@ static const char usage_run[] =
     "      --job-id ID         name the job in the audit log (default: "
     "random)\n"
     "\n"
+    "sandbox (docs/SANDBOX.md; on by default): the VMM runs in its own PID,\n"
+    "mount, IPC, UTS and (unless the policy allows the network) network\n"
+    "namespaces, pivoted into an empty tmpfs holding only the policy's paths,\n"
+    "without capabilities, under seccomp and cgroup limits (memory, pids, "
+    "cpu).\n"
+    "Started by a user other than root, it uses a user namespace.\n"
+    "      --uid UID, --gid GID  ids of the jailed VMM when mvm is started "
+    "as root\n"
+    "                          (default 65534, nobody); they need access to "
+    "the\n"
+    "                          policy's files and DIR/port_P sockets\n"
+    "      --no-sandbox        none of that; only for debugging (warns)\n"
+    "\n"
     "exit status:\n"
     "  the job's own exit status (128+N if the job was killed by signal N), "
     "or\n"
@@ -144,6 +158,8 @@ struct run_opts {
 	struct policy *policy;
 	int stats;
 	int print_cmdline;
+	int no_sandbox;
+	struct sandbox sb;
 	char kernel_buf[PATH_MAX];
 };
 
@@ -201,7 +217,10 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 		OPT_LEARN,
 		OPT_VSOCK_DIR,
 		OPT_STDIN,
-		OPT_JOB_ID
+		OPT_JOB_ID,
+		OPT_NO_SANDBOX,
+		OPT_UID,
+		OPT_GID
 	};
 	static const struct option longopts[] = {
 	    {"mem", required_argument, NULL, 'm'},
@@ -223,10 +242,14 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	    {"vsock-dir", required_argument, NULL, OPT_VSOCK_DIR},
 	    {"stdin", required_argument, NULL, OPT_STDIN},
 	    {"job-id", required_argument, NULL, OPT_JOB_ID},
+	    {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+	    {"uid", required_argument, NULL, OPT_UID},
+	    {"gid", required_argument, NULL, OPT_GID},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct mvm_config *c = &o->cfg;
+	struct sandbox_config *sc = &o->sb.cfg;
 	uint32_t max_out = DEFAULT_OUTPUT_LIMIT_MIB;
 	size_t ndisks = 1;
 	int opt;
@@ -237,6 +260,8 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	c->stderr_fd = STDERR_FILENO;
 	c->console_fd = -1;
 	c->cancel_fd = -1;
+	sc->uid = SANDBOX_DEFAULT_ID;
+	sc->gid = SANDBOX_DEFAULT_ID;
 	optind = 1;
 	/* '+': stop at the first non-option (job.img); "--" ends options. */
 	while ((opt = getopt_long(argc, argv, "+m:c:t:k:d:s:p:h", longopts,
@@ -330,6 +355,21 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 				return -1;
 			}
 			snprintf(o->job_id, sizeof(o->job_id), "%s", optarg);
+			break;
+		case OPT_NO_SANDBOX:
+			o->no_sandbox = 1;
+			break;
+		case OPT_UID:
+			if (parse_u32("--uid", optarg, 0, UINT32_MAX - 1,
+				      &sc->uid))
+				return -1;
+			sc->ids_given = 1;
+			break;
+		case OPT_GID:
+			if (parse_u32("--gid", optarg, 0, UINT32_MAX - 1,
+				      &sc->gid))
+				return -1;
+			sc->ids_given = 1;
 			break;
 		case 'h':
 			fputs(usage_run, stdout);
@@ -603,31 +643,22 @@ static int setup_monitor(struct run_opts *o)
 	return 0;
 }
 
-/* The learned policy, written to a temp file and renamed into place: a
- * failed write never leaves half a policy. */
-static int write_learned(const struct run_opts *o)
+/* The learned policy (len bytes of text), written to a temp file and
+ * renamed into place: a failed write never leaves half a policy. */
+static int write_learned(const struct run_opts *o, const char *text, size_t n)
 {
-	char *text = policy_learn_text(o->cfg.learn);
 	char tmp[PATH_MAX];
-	size_t n;
 	int fd, ok;
 
-	if (!text) {
-		fprintf(stderr, "mvm: --learn: out of memory\n");
-		return -1;
-	}
 	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", o->learn_path);
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		fprintf(stderr, "mvm: --learn %s: %s\n", o->learn_path,
 			strerror(errno));
-		free(text);
 		return -1;
 	}
-	n = strlen(text);
 	ok = write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
 	ok = close(fd) == 0 && ok;
-	free(text);
 	if (!ok || rename(tmp, o->learn_path) < 0) {
 		fprintf(stderr, "mvm: --learn %s: %s\n", o->learn_path,
 			strerror(errno));
@@ -635,6 +666,109 @@ static int write_learned(const struct run_opts *o)
 		return -1;
 	}
 	return 0;
+}
+
+/* The jailed child cannot reach learn_path: it hands the text to the
+ * parent, which writes it (save_learned_parent). */
+static int save_learned(const struct run_opts *o)
+{
+	char *text = policy_learn_text(o->cfg.learn);
+	size_t n = text ? strlen(text) : 0;
+	int rc = 0;
+
+	if (!text) {
+		fprintf(stderr, "mvm: --learn: out of memory\n");
+		return -1;
+	}
+	if (o->no_sandbox)
+		rc = write_learned(o, text, n);
+	else if (write(o->sb.result_fd, text, n) != (ssize_t)n)
+		rc = -1;
+	free(text);
+	return rc;
+}
+
+/* The sandbox's parent, once the child has ended: the learned policy it
+ * handed back, then the child's exit status. */
+static int finish_parent(const struct run_opts *o)
+{
+	const struct sandbox *sb = &o->sb;
+
+	/* The VMM handles SIGINT/SIGTERM/SIGHUP itself: a signal that kills
+	 * it is a failure of mvm, never the job's status. */
+	if (sb->child_signal) {
+		fprintf(stderr,
+			"mvm: the sandboxed VMM was killed by signal %d%s\n",
+			sb->child_signal,
+			sb->child_signal == SIGSYS
+			    ? " (SIGSYS: a system call outside its seccomp "
+			      "filter; see docs/SANDBOX.md)"
+			    : "");
+		return EXIT_MVM_ERROR;
+	}
+
+	if (o->learn_path && sb->exit_code != EXIT_MVM_ERROR &&
+	    sb->exit_code < 128 && sb->result_len > 0 &&
+	    write_learned(o, sb->result, sb->result_len) < 0)
+		return EXIT_MVM_ERROR;
+	return sb->exit_code;
+}
+
+/* What the jail holds and which namespaces the child gets, from the
+ * options and the policy; then the fork (sandbox_spawn). */
+static int start_sandbox(struct run_opts *o)
+{
+	static const char *const resolver[] = {
+	    "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf",
+	    "/etc/gai.conf", "/etc/host.conf"};
+	struct sandbox_config *sc = &o->sb.cfg;
+	struct mvm_config *c = &o->cfg;
+	char err[512];
+	struct stat st;
+	size_t i;
+	int rc = 0, w;
+
+	if (o->no_sandbox) {
+		fprintf(stderr,
+			"mvm: WARNING: --no-sandbox: the VMM runs with all of "
+			"mvm's privileges, unconfined (for debugging only)\n");
+		return SANDBOX_CHILD;
+	}
+	sc->mem_mib = c->mem_mib;
+	sc->cpus = c->cpus;
+	/* --learn allows every file and destination: the host's. */
+	sc->host_root = o->learn_path != NULL;
+	sc->host_net = o->learn_path || policy_allows_network(o->policy);
+	sc->vsock_dir = c->vsock_dir;
+	for (i = 0; i < c->ndisks; i++)
+		if (stat(c->disks[i].path, &st) == 0 &&
+		    (uint64_t)st.st_size > sc->fsize)
+			sc->fsize = (uint64_t)st.st_size;
+	for (i = 0; rc == 0 && i < policy_nrules(o->policy); i++) {
+		const char *root = policy_allow_root(o->policy, i, &w);
+
+		if (root)
+			rc = sandbox_add_bind(sc, root, w);
+	}
+	if (rc == 0 && c->vsock_dir)
+		rc = sandbox_add_bind(sc, c->vsock_dir, 1);
+	for (i = 0; rc == 0 && sc->host_net && i < 5; i++)
+		if (access(resolver[i], F_OK) == 0)
+			rc = sandbox_add_bind(sc, resolver[i], 0);
+	if (rc == 0 && o->stats)
+		rc = sandbox_add_bind(sc, "/proc/self/smaps", 0);
+	if (rc < 0) {
+		fprintf(stderr, "mvm: sandbox: %s\n",
+			rc == -E2BIG ? "too many policy roots to bind"
+				     : "a policy root is not a clean path");
+		return rc;
+	}
+	c->thread_start = sandbox_vcpu_thread;
+	c->thread_opaque = &o->sb;
+	rc = sandbox_spawn(&o->sb, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "mvm: sandbox: %s\n", err);
+	return rc;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -647,6 +781,7 @@ static int cmd_run(int argc, char **argv)
 	char err[512];
 	int rc;
 
+	sandbox_note_fds(&o.sb);
 	if (parse_run(argc, argv, &o) < 0 || setup_monitor(&o) < 0)
 		return EXIT_MVM_ERROR;
 	/* A reader that goes away (mvm run ... | head) must not kill mvm
@@ -654,6 +789,11 @@ static int cmd_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (open_console(&o) < 0)
 		return EXIT_MVM_ERROR;
+	rc = start_sandbox(&o);
+	if (rc < 0)
+		return EXIT_MVM_ERROR;
+	if (rc == SANDBOX_PARENT)
+		return finish_parent(&o);
 	o.cfg.cancel_fd = cancel_signals(&set);
 	if (o.cfg.cancel_fd < 0) {
 		fprintf(stderr, "mvm: signalfd: %s\n", strerror(errno));
@@ -676,6 +816,11 @@ static int cmd_run(int argc, char **argv)
 		mvm_vm_destroy(vm);
 		return 0;
 	}
+	if (!o.no_sandbox && sandbox_lockdown(&o.sb, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mvm: sandbox: %s\n", err);
+		mvm_vm_destroy(vm);
+		return EXIT_MVM_ERROR;
+	}
 	rc = mvm_vm_run(vm, &res);
 	if (rc == 0 && o.stats && mvm_vm_rss(vm, &rss) < 0)
 		memset(&rss, 0, sizeof(rss));
@@ -687,7 +832,7 @@ static int cmd_run(int argc, char **argv)
 	if (o.stats)
 		print_stats(&res, &rss);
 	report(&o, &res);
-	if (o.learn_path && write_learned(&o) < 0)
+	if (o.learn_path && save_learned(&o) < 0)
 		return EXIT_MVM_ERROR;
 	audit_close(o.cfg.audit);
 	policy_learn_free(o.cfg.learn);

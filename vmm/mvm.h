@@ -70,6 +70,11 @@ struct mvm_config {
 	const char *vsock_dir; /* <dir>/port_P and <dir>/control; NULL: none */
 	int stdin_fd;	       /* the job's stdin; -1 = empty */
 	uint32_t guest_cid;    /* 0 = 3 */
+
+	/* Called first thing in each vCPU thread (e.g. to install that
+	 * thread's seccomp filter); NULL: nothing. */
+	void (*thread_start)(void *opaque, unsigned vcpu_id);
+	void *thread_opaque;
 };
 
 enum mvm_outcome {

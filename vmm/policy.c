@@ -941,6 +941,29 @@ size_t policy_nrules(const struct policy *p)
 	return p ? p->n : 0;
 }
 
+const char *policy_allow_root(const struct policy *p, size_t rule, int *write)
+{
+	const struct rule *u;
+
+	if (rule >= policy_nrules(p))
+		return NULL;
+	u = &p->rules[rule];
+	if (u->type != R_PATH || u->deny)
+		return NULL;
+	*write = (u->mode & M_WRITE) != 0;
+	return u->root;
+}
+
+int policy_allows_network(const struct policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < policy_nrules(p); i++)
+		if (p->rules[i].type == R_NET && !p->rules[i].deny)
+			return 1;
+	return 0;
+}
+
 static void format_rule(struct buf *b, const struct rule *u)
 {
 	static const char *const modes[] = {"", "read", "write", "rw"};

@@ -98,6 +98,17 @@ const struct policy_limits *policy_limits(const struct policy *p);
 int policy_rule_format(const struct policy *p, int rule, char *buf, size_t len);
 
 size_t policy_nrules(const struct policy *p);
+
+/*
+ * Rule number rule's root when it is a `path allow` rule (the directory
+ * the file service opens beneath, as in struct policy_decision), with
+ * *write set when it allows writing; NULL for any other rule. The sandbox
+ * binds these into its jail.
+ */
+const char *policy_allow_root(const struct policy *p, size_t rule, int *write);
+
+/* 1 when a `network allow` rule exists: the proxy needs the host network. */
+int policy_allows_network(const struct policy *p);
 void policy_free(struct policy *p);
 
 /*

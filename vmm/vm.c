@@ -521,6 +521,8 @@ static void *vcpu_thread(void *arg)
 	struct mvm_vm *vm = c->vm;
 	sigset_t set;
 
+	if (vm->cfg.thread_start)
+		vm->cfg.thread_start(vm->cfg.thread_opaque, c->id);
 	sigemptyset(&set);
 	sigaddset(&set, MVM_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);

@@ -24,6 +24,12 @@ python3 "$peer" upper "$work/sock/port_5000" & pids+=($!)
 python3 "$peer" tcpecho "$work/tcpport" & pids+=($!)
 for _ in $(seq 50); do [ -S "$work/sock/port_5000" ] && [ -f "$work/tcpport" ] && break; sleep 0.1; done
 netport=$(cat "$work/tcpport")
+# The sandboxed VMM runs as nobody (docs/SANDBOX.md): the host side grants
+# it what the policy names, as an operator would. (--learn sees the host's
+# files, so the test dir itself must be searchable.)
+chmod 0755 "$work"
+chmod 0777 "$d/out" "$work/sock"
+chmod 0666 "$work/sock/port_5000"
 
 mk_busybox_root "$work/root"
 ln -sf busybox "$work/root/bin/yes"
