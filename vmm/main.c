@@ -736,6 +736,13 @@ static int start_sandbox(struct run_opts *o)
 	}
 	sc->mem_mib = c->mem_mib;
 	sc->cpus = c->cpus;
+	/* A restore's VM has the snapshot's shape (0 = not given). */
+	if (o->snapshot && (!sc->mem_mib || !sc->cpus) &&
+	    mvm_snapshot_shape(o->snapshot, &sc->mem_mib, &sc->cpus, err,
+			       sizeof(err)) < 0) {
+		fprintf(stderr, "mvm: %s\n", err);
+		return -EINVAL;
+	}
 	/* --learn allows every file and destination: the host's. */
 	sc->host_root = o->learn_path != NULL;
 	sc->host_net = o->learn_path || policy_allows_network(o->policy);

@@ -170,6 +170,11 @@ int mvm_snapshot_create(const struct mvm_config *cfg, const char *dir,
 int mvm_vm_restore(const char *dir, struct mvm_vm **out, char *err,
 		   size_t errlen);
 
+/* The guest RAM and vCPUs of the snapshot in dir (e.g. for cgroup limits
+ * set before the restore). Returns 0 or -errno with err set. */
+int mvm_snapshot_shape(const char *dir, uint32_t *mem_mib, uint32_t *cpus,
+		       char *err, size_t errlen);
+
 /*
  * Restore, step 2: hand a restored VM its job: cfg's disks go into the
  * slots (disks[0] is the job image, as for a cold boot), and the job's

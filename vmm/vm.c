@@ -1691,6 +1691,25 @@ static int read_state(const char *dir, uint8_t **buf, size_t *len, char *err,
 	return 0;
 }
 
+int mvm_snapshot_shape(const char *dir, uint32_t *mem_mib, uint32_t *cpus,
+		       char *err, size_t errlen)
+{
+	struct snap_header h;
+	const uint8_t *body;
+	size_t len = 0, body_len;
+	uint8_t *buf;
+	int rc = read_state(dir, &buf, &len, err, errlen);
+
+	if (rc == 0)
+		rc = snap_parse(buf, len, &h, &body, &body_len, err, errlen);
+	free(buf);
+	if (rc < 0)
+		return rc;
+	*mem_mib = (uint32_t)(h.mem_size >> 20);
+	*cpus = h.ncpus;
+	return 0;
+}
+
 /* Check the header against this host and the runtime image; fills
  * vm->runtime_path. */
 static int check_snapshot(struct mvm_vm *vm, const struct snap_header *h,
