@@ -1822,6 +1822,8 @@ int mvm_vm_restore(const char *dir, struct mvm_vm **out, char *err,
 			       .cancel_fd = -1,
 			       .stdin_fd = -1};
 	struct snap_header h;
+	const uint8_t *body = NULL;
+	size_t body_len = 0;
 	struct timespec t0;
 	struct mvm_vm *vm;
 	uint8_t *buf;
@@ -1832,19 +1834,17 @@ int mvm_vm_restore(const char *dir, struct mvm_vm **out, char *err,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	*out = NULL;
 	rc = read_state(dir, &buf, &len, err, errlen);
-	if (rc == 0)
-		rc = snap_parse(buf, len, &h, &(const uint8_t *){NULL},
-				&(size_t){0}, err, errlen);
 	if (rc < 0) {
 		free(buf);
-		if (rc == -EINVAL) {
-			char why[200];
-
-			snprintf(why, sizeof(why), "%s", err);
-			errf(err, errlen, rc, "%s/%s: %s", dir, SNAP_STATE,
-			     why);
-		}
 		return rc;
+	}
+	rc = snap_parse(buf, len, &h, &body, &body_len, err, errlen);
+	if (rc < 0) {
+		char why[200];
+
+		free(buf);
+		snprintf(why, sizeof(why), "%s", err);
+		return errf(err, errlen, rc, "%s/%s: %s", dir, SNAP_STATE, why);
 	}
 	c.mem_mib = (uint32_t)(h.mem_size >> 20);
 	c.cpus = h.ncpus;
@@ -1854,10 +1854,10 @@ int mvm_vm_restore(const char *dir, struct mvm_vm **out, char *err,
 		free(buf);
 		return rc;
 	}
-	vm->snap = buf;
+	vm->snap = buf; /* freed with the VM */
 	vm->snap_len = len;
-	snap_parse(buf, len, &h, &vm->snap_body, &vm->snap_body_len, err,
-		   errlen);
+	vm->snap_body = body;
+	vm->snap_body_len = body_len;
 	vm->runtime_disk.mode = MVM_DISK_RO;
 	vm->runtime_disk.path = vm->runtime_path;
 	vm->cfg.disks = &vm->runtime_disk;
