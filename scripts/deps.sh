@@ -4,7 +4,7 @@
 set -eu
 PKGS="
 build-essential pkg-config
-liburing-dev libfdt-dev libcmocka-dev libseccomp-dev libjansson-dev
+liburing-dev libfdt-dev libcmocka-dev libseccomp-dev libjansson-dev zlib1g-dev
 linux-source-6.1 flex bison bc libelf-dev libssl-dev dwarves cpio xz-utils kmod
 e2fsprogs busybox-static
 qemu-system-x86
