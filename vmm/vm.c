@@ -1520,14 +1520,14 @@ static int write_file_atomic(const char *dir, const char *name,
 	return 0;
 }
 
-/* dir must not exist or be empty; it is created if missing. */
+/* dir must not exist or be empty; it is created if missing (returns 1). */
 static int prepare_dir(const char *dir, char *err, size_t errlen)
 {
 	struct dirent *e;
 	DIR *d;
 
 	if (mkdir(dir, 0755) == 0)
-		return 0;
+		return 1;
 	if (errno != EEXIST)
 		return errf(err, errlen, -errno, "%s: %s", dir,
 			    strerror(errno));
@@ -1624,7 +1624,7 @@ int mvm_snapshot_create(const struct mvm_config *cfg, const char *dir,
 	struct mvm_config c = *cfg;
 	struct mvm_vm *vm = NULL;
 	char extra[1024];
-	int rc;
+	int rc, created;
 
 	memset(res, 0, sizeof(*res));
 	if (cfg->ndisks < 1)
@@ -1641,8 +1641,8 @@ int mvm_snapshot_create(const struct mvm_config *cfg, const char *dir,
 	c.learn = NULL;
 	c.vsock_dir = NULL;
 	c.stdin_fd = -1;
-	rc = prepare_dir(dir, err, errlen);
-	if (rc == 0)
+	rc = created = prepare_dir(dir, err, errlen);
+	if (rc >= 0)
 		rc = create_booting(&c, VM_SNAP_BOOT, &vm, err, errlen);
 	if (rc == 0)
 		rc = mvm_vm_run(vm, res);
@@ -1655,6 +1655,8 @@ int mvm_snapshot_create(const struct mvm_config *cfg, const char *dir,
 	if (rc == 0)
 		rc = save_snapshot(vm, dir, err, errlen);
 	mvm_vm_destroy(vm);
+	if (rc < 0 && created == 1)
+		rmdir(dir); /* ours, and empty: nothing half-written is left */
 	return rc;
 }
 
