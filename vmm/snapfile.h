@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC "MVMSNAP\n"
-#define SNAP_FORMAT_VERSION 1
+#define SNAP_FORMAT_VERSION 1u
 #define SNAP_MAX_STATE (16u << 20) /* bytes of a state file, at most */
 
 struct snap_header {

@@ -768,7 +768,7 @@ static _Atomic uint64_t *disk_budget(struct mvm_vm *vm)
 static void vdev_place(struct mvm_vm *vm, struct vdev *d)
 {
 	d->vm = vm;
-	d->base = VIRTIO_BASE + vm->ndevs * VIRTIO_MMIO_WINDOW;
+	d->base = VIRTIO_BASE + (uint64_t)vm->ndevs * VIRTIO_MMIO_WINDOW;
 	d->irq = VIRTIO_IRQ_BASE + vm->ndevs;
 	d->irqfd = -1;
 	memset(d->ioeventfd, -1, sizeof(d->ioeventfd));
@@ -1536,7 +1536,8 @@ static int prepare_dir(const char *dir, char *err, size_t errlen)
 		return errf(err, errlen, -errno, "%s: %s", dir,
 			    strerror(errno));
 	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+		if (strcmp(e->d_name, ".") != 0 &&
+		    strcmp(e->d_name, "..") != 0) {
 			closedir(d);
 			return errf(err, errlen, -EEXIST,
 				    "%s: exists and is not empty", dir);
@@ -1696,7 +1697,7 @@ static int read_state(const char *dir, uint8_t **buf, size_t *len, char *err,
 int mvm_snapshot_shape(const char *dir, uint32_t *mem_mib, uint32_t *cpus,
 		       char *err, size_t errlen)
 {
-	struct snap_header h;
+	struct snap_header h = {0};
 	const uint8_t *body;
 	size_t len = 0, body_len;
 	uint8_t *buf;
