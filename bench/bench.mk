@@ -4,6 +4,8 @@
 #
 #   make bench-blk    build build/bench/blk_bench and print its table
 #                     (bench/blk.sh; BENCH_BLK_ARGS="--json" etc. pass on)
+#   make bench-vsock  build build/bench/vsock_bench and print its table
+#                     (BENCH_VSOCK_ARGS="--json" etc. pass on)
 #   build/bench/pool_bench  jobs from a warm pool of restored VMs (built by
 #                     `make`; used by tests/e2e/snapshot.sh, bench/snapshot.sh)
 
@@ -22,6 +24,17 @@ $(BENCH_BLK): $(BUILD)/bench/blk_bench.o $(BUILD)/tests/unit/fake_guest.o \
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -luring -lpthread
 
+BENCH_VSOCK := $(BUILD)/bench/vsock_bench
+
+$(BUILD)/bench/vsock_bench.o $(BUILD)/bench/blk_bench.o: bench/bench.h
+$(BUILD)/bench/vsock_bench.o: virtio/vsock.h virtio/mmio.h vmm/mem.h \
+	tests/unit/fake_guest.h
+
+$(BENCH_VSOCK): $(BUILD)/bench/vsock_bench.o $(BUILD)/tests/unit/fake_guest.o \
+		$(BUILD)/libmvm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lpthread
+
 POOL_BENCH := $(BUILD)/bench/pool_bench
 
 $(POOL_BENCH): $(BUILD)/bench/pool_bench.o $(BUILD)/libmvm.a
@@ -31,5 +44,10 @@ $(POOL_BENCH): $(BUILD)/bench/pool_bench.o $(BUILD)/libmvm.a
 .PHONY: bench-blk
 bench-blk: $(BENCH_BLK)
 	BLK_BENCH=$(BENCH_BLK) bench/blk.sh $(BENCH_BLK_ARGS)
+
+.PHONY: bench-vsock
+bench-vsock: $(BENCH_VSOCK)
+	@echo "# $$(date -u +%Y-%m-%dT%H:%MZ)  nproc $$(nproc)  $$(uname -r)  load $$(cut -d' ' -f1-3 /proc/loadavg)"
+	$(BENCH_VSOCK) $(BENCH_VSOCK_ARGS)
 
 .DEFAULT_GOAL := $(BENCH_SAVED_GOAL)

@@ -41,6 +41,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "bench/bench.h"
 #include "tests/unit/fake_guest.h"
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
@@ -128,27 +129,6 @@ struct rig {
 	bool ring_inited;
 	struct iovec iov[MAX_QD][VQ_MAX_SIZE];
 };
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "blk_bench: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
 
 /* xorshift64*: the same offsets for every path. */
 static uint64_t rnd(uint64_t *s)
@@ -493,23 +473,9 @@ static void raw_uring_kick(struct rig *r)
 
 /* ---- running ----------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void stats(struct result *res)
 {
-	double s[MAX_REPS];
-
-	memcpy(s, res->ns, sizeof(double) * (size_t)res->n);
-	qsort(s, (size_t)res->n, sizeof(double), cmp_double);
-	res->min = s[0];
-	res->max = s[res->n - 1];
-	res->med = res->n % 2 ? s[res->n / 2]
-			      : (s[res->n / 2 - 1] + s[res->n / 2]) / 2;
+	bench_summary(res->ns, res->n, &res->med, &res->min, &res->max);
 }
 
 /*
@@ -631,8 +597,10 @@ struct fixed {
 
 static double med_of(double *v, int n)
 {
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	double med, min, max;
+
+	bench_summary(v, n, &med, &min, &max);
+	return med;
 }
 
 /* Pop, parse and push qd 4 KiB reads on a queue of our own (no transport,
