@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/kvm.h>
@@ -497,8 +498,31 @@ static int self_cgroup(const char *ctrl, char *out, size_t len)
 	return rc;
 }
 
+/* Does pid exist and not as a zombie (a killed VMM nobody reaped yet)? */
+static bool pid_running(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* "pid (comm) S ..." */
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 /* Remove the empty cgroups of earlier runs (a kill -9'd parent leaves its
- * own); the live ones refuse with EBUSY. */
+ * own). Each is named after its VMM's pid: one whose process still lives
+ * may be another run's, just made and not yet joined (empty), so it stays
+ * (a zombie's does not);
+ * the ones in use refuse with EBUSY anyway. */
 static void cg_clean_stale(const char *base)
 {
 	DIR *d = opendir(base);
@@ -508,8 +532,14 @@ static void cg_clean_stale(const char *base)
 	if (!d)
 		return;
 	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long pid;
+
 		if (e->d_type != DT_DIR || e->d_name[0] == '.')
 			continue;
+		pid = strtol(e->d_name, &end, 10);
+		if (*end == '\0' && pid > 0 && pid_running((pid_t)pid))
+			continue; /* a live run's */
 		snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
 		rmdir(path);
 	}
