@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
@@ -58,10 +59,16 @@ int vsocktool_connect_host(unsigned port)
 {
 	struct sockaddr_vm a = {
 	    .svm_family = AF_VSOCK, .svm_cid = MVM_HOST_CID, .svm_port = port};
+	/* Linux gives up on a vsock connect after 2 s; a host running dozens
+	 * of VMs can take longer to answer (measured in bench/density.sh),
+	 * and the VMM bounds the whole run anyway. */
+	struct timeval tmo = {.tv_sec = 60};
 	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
+	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tmo,
+		   sizeof(tmo));
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		int e = errno;
 
