@@ -63,11 +63,11 @@ def main():
     mem_kib = int(sys.argv[1]) * 1024
     s = {}
     for arg in sys.argv[2:]:
-        todo, seen = [int(arg)], []
+        pending, seen = [int(arg)], []
         g = dict.fromkeys(FIELDS, 0)
         t = dict.fromkeys(FIELDS, 0)
-        while todo:
-            p = todo.pop()
+        while pending:
+            p = pending.pop()
             gp, tp, ok = smaps(p, mem_kib)
             if not ok:
                 continue
@@ -75,7 +75,7 @@ def main():
             for k in FIELDS:
                 g[k] += gp[k]
                 t[k] += tp[k]
-            todo += children(p)
+            pending += children(p)
         row = {"pid": int(arg), "nproc": len(seen)}
         row.update({"guest_" + k.lower(): v for k, v in g.items()})
         row.update({"total_" + k.lower(): v for k, v in t.items()})

@@ -1858,7 +1858,6 @@ int mvm_vm_restore(const char *dir, struct mvm_vm **out, char *err,
 		return rc;
 	}
 	vm->snap = buf; /* freed with the VM */
-	vm->snap_len = len;
 	vm->snap_body = body;
 	vm->snap_body_len = body_len;
 	vm->runtime_disk.mode = MVM_DISK_RO;

@@ -82,7 +82,9 @@ struct init {
 	int chan;    /* job channel */
 	int null;    /* /dev/null */
 	int in;	     /* the job's stdin: a vsock stream, or null */
-	bool restored; /* resumed from a snapshot: args came over vsock */
+	/* in->cmdline already holds the text load_args() parses: the kernel
+	 * command line read once at start-up, or a restore's "args" line */
+	bool cmdline_ready;
 	struct manifest m;
 	char manifest_buf[MANIFEST_MAX_SIZE + 1];
 	char cmdline[4097];
@@ -303,7 +305,7 @@ static void load_args(struct init *in)
 
 	for (i = 0; i < in->m.argc; i++)
 		in->argv[i] = in->m.argv[i];
-	len = in->restored ? (ssize_t)strlen(in->cmdline)
+	len = in->cmdline_ready ? (ssize_t)strlen(in->cmdline)
 			   : read_small_file(CMDLINE_PATH, in->cmdline,
 					     sizeof(in->cmdline) - 2);
 	if (len < 0) {
@@ -529,6 +531,7 @@ static bool snapshot_boot(struct init *in)
 	if (n <= 0)
 		return false;
 	in->cmdline[n] = '\0';
+	in->cmdline_ready = true; /* load_args() need not read it again */
 	end = strstr(in->cmdline, " -- ");
 	p = strstr(in->cmdline, " mvm.snapshot=1");
 	return p && (!end || p < end) && (p[15] == ' ' || p[15] == '\n' ||
@@ -636,7 +639,7 @@ static void apply_handover(struct init *in, char *text)
 		say(in, "hand-over: no seed");
 		fail(in, FAIL_INIT);
 	}
-	in->restored = true;
+	in->cmdline_ready = true;
 }
 
 /* The job disk is attached at restore: wait for its new capacity. */
@@ -707,7 +710,7 @@ int main(int argc, char **argv)
 	in.port = -1;
 	in.chan = -1;
 	in.in = -1;
-	in.restored = false;
+	in.cmdline_ready = false;
 	mount_early(&in);
 	if (!HOSTTEST && snapshot_boot(&in))
 		await_job(&in);
