@@ -69,9 +69,17 @@ unit: $(UNIT_TESTS)
 e2e: all
 	tests/e2e/run.sh
 
+# A guest job program of tests/e2e/snapshot.sh: static, no libc (it runs
+# inside the guest), so no host CFLAGS.
+XSTATE_CHECK := $(BUILD)/tests/xstate_check
+$(XSTATE_CHECK): tests/e2e/xstate_check.c
+	@mkdir -p $(@D)
+	gcc -std=gnu11 -O1 -Wall -Wextra -static -nostdlib -no-pie -fno-pic \
+		-fno-stack-protector -o $@ $<
+
 # The README's test command: unit tests, then end-to-end tests on /dev/kvm,
 # then the malicious-guest suite.
-test: all $(UNIT_TESTS) $(HOSTILE_GUEST)
+test: all $(UNIT_TESTS) $(HOSTILE_GUEST) $(XSTATE_CHECK)
 	tests/run-all.sh $(UNIT_TESTS)
 
 format:

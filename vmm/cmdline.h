@@ -22,11 +22,22 @@
  * work: noreplace-smp skips patching every lock prefix away on a one-CPU
  * guest (5.5 s of a 29 s boot measured here), percpu_alloc=page avoids
  * setting up 2 MiB per-cpu units (~1 s). On hardware that work is cheap.
+ *
+ * GLIBC_TUNABLES (the kernel hands it to the init as environment, the init
+ * to the job): guest user mode on PVM runs under the host's XCR0, so AVX and
+ * AVX-512 work there whatever the guest kernel sets, but a "noxsave" kernel
+ * context-switches only the FXSAVE state, and the upper halves of the
+ * vector registers are shared by all processes of the guest. glibc's AVX
+ * string functions then copy other processes' data (docs/GUEST-KERNEL.md);
+ * with these tunables glibc uses its SSE2 ones.
  */
+#define CMDLINE_PVM_TUNABLES                                                   \
+	"GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,"       \
+	"-AVX512BW,-AVX512DQ,-AVX512CD,-AVX_Fast_Unaligned_Load"
 #define CMDLINE_PVM_FLAGS                                                      \
 	"noxsave nopcid noinvpcid "                                            \
 	"clearcpuid=308,151,288,152,304,297,580,141 rodata=off pvm_quirks "    \
-	"noreplace-smp percpu_alloc=page"
+	"noreplace-smp percpu_alloc=page " CMDLINE_PVM_TUNABLES
 
 struct cmdline_dev {
 	uint64_t base;

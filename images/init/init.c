@@ -267,6 +267,26 @@ static ssize_t read_small_file(const char *path, char *buf, size_t max)
 	return n < 0 ? -errno : n;
 }
 
+/*
+ * The job keeps the GLIBC_TUNABLES that the VMM put on the kernel command
+ * line on PVM hosts (vmm/cmdline.h: guest user mode runs there under the
+ * host's XCR0 while the guest kernel can only context-switch FXSAVE state,
+ * so glibc must not pick AVX string functions), unless its manifest sets
+ * its own.
+ */
+static void inherit_env(struct init *in)
+{
+	static const char name[] = "GLIBC_TUNABLES=";
+
+	for (char **e = environ; *e; e++) {
+		if (strncmp(*e, name, sizeof(name) - 1) != 0)
+			continue;
+		if (manifest_inherit_env(&in->m, *e) < 0)
+			say(in, "job environment full: %s not passed on", name);
+		return;
+	}
+}
+
 static void load_manifest(struct init *in)
 {
 	struct manifest_error err;
@@ -284,6 +304,7 @@ static void load_manifest(struct init *in)
 		    manifest_strerror(&err, msg, sizeof(msg)));
 		fail(in, FAIL_MANIFEST_INVALID);
 	}
+	inherit_env(in);
 	for (i = 0; i < in->m.nmounts; i++) {
 		const struct manifest_mount *mt = &in->m.mounts[i];
 

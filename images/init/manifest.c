@@ -320,6 +320,23 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m,
 	return 0;
 }
 
+int manifest_inherit_env(struct manifest *m, const char *env)
+{
+	const char *eq = strchr(env, '=');
+	size_t cap = sizeof(m->envp) / sizeof(m->envp[0]);
+
+	if (!eq || eq == env)
+		return -EINVAL;
+	if (env_has(m->envp, m->envc, env, (size_t)(eq - env)))
+		return 0;
+	/* envp holds the manifest's entries, PATH, HOME, one more, NULL. */
+	if (m->envc + 2 > cap)
+		return -E2BIG;
+	m->envp[m->envc++] = env;
+	m->envp[m->envc] = NULL;
+	return 0;
+}
+
 char *manifest_strerror(const struct manifest_error *err, char *out,
 			size_t outlen)
 {

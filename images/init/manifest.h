@@ -57,7 +57,7 @@ struct manifest {
 	size_t argc;
 	const char *argv[MANIFEST_MAX_ARGS + 1]; /* NULL-terminated */
 	size_t envc;
-	const char *envp[MANIFEST_MAX_ENVS + 3]; /* + defaults, NULL */
+	const char *envp[MANIFEST_MAX_ENVS + 4]; /* + defaults, inherited, NULL */
 	size_t nmounts;
 	struct manifest_mount mounts[MANIFEST_MAX_MOUNTS];
 	/* Private to manifest_parse(): the strings above point in here. */
@@ -102,5 +102,15 @@ char *manifest_strerror(const struct manifest_error *err, char *out,
  * manifest.
  */
 int manifest_format(const struct manifest *m, char *out, size_t outlen);
+
+/*
+ * Give the job the environment entry env ("NAME=value", from the init's own
+ * environment) unless the manifest sets NAME itself; call after
+ * manifest_parse(). envp has room for one such entry beyond the manifest's
+ * MANIFEST_MAX_ENVS and the defaults. Returns 0 when env was added or NAME
+ * was already set, -EINVAL when env has no '=' (or no name), -E2BIG when
+ * there is no room. env must outlive *m.
+ */
+int manifest_inherit_env(struct manifest *m, const char *env);
 
 #endif

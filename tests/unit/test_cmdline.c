@@ -27,6 +27,7 @@ static void test_kvm_host(void **state)
 	assert_null(strstr(buf, "clearcpuid"));
 	assert_null(strstr(buf, "pvm_quirks"));
 	assert_null(strstr(buf, "noreplace-smp"));
+	assert_null(strstr(buf, "GLIBC_TUNABLES"));
 	assert_null(strstr(buf, " --"));
 }
 
@@ -41,6 +42,9 @@ static void test_pvm_host(void **state)
 	assert_non_null(strstr(buf, "percpu_alloc=page"));
 	assert_non_null(strstr(buf, "pvm_quirks"));
 	assert_non_null(strstr(buf, "noreplace-smp"));
+	/* glibc in the guest must not pick AVX: see CMDLINE_PVM_TUNABLES */
+	assert_non_null(strstr(buf, " GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,"
+				    "-AVX2,-AVX512F,"));
 }
 
 static void test_args_are_encoded_after_dashes(void **state)

@@ -61,6 +61,50 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(M->nmounts, 0);
 }
 
+/* The init passes GLIBC_TUNABLES from its own environment to the job. */
+static void test_inherit_env(void **state)
+{
+	static const char tun[] = "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX";
+	struct manifest_error err;
+	size_t len;
+	char *s;
+
+	(void)state;
+	assert_int_equal(parse("mvm-manifest 1\nexec /a\n", &err), 0);
+	assert_int_equal(manifest_inherit_env(M, tun), 0);
+	assert_int_equal(M->envc, 3);
+	assert_ptr_equal(M->envp[2], tun);
+	assert_null(M->envp[3]);
+	/* already there (here: inherited before) is not added twice */
+	assert_int_equal(manifest_inherit_env(M, tun), 0);
+	assert_int_equal(M->envc, 3);
+	assert_int_equal(manifest_inherit_env(M, "NOEQUALS"), -EINVAL);
+	assert_int_equal(manifest_inherit_env(M, "=x"), -EINVAL);
+
+	/* the manifest's own value wins */
+	assert_int_equal(
+	    parse("mvm-manifest 1\nexec /a\nenv GLIBC_TUNABLES=mine\n", &err),
+	    0);
+	assert_int_equal(manifest_inherit_env(M, tun), 0);
+	assert_int_equal(M->envc, 3);
+	assert_string_equal(M->envp[0], "GLIBC_TUNABLES=mine");
+	assert_null(M->envp[3]);
+
+	/* a full manifest still takes one, then refuses without overflowing */
+	s = malloc(MANIFEST_MAX_SIZE * 2);
+	assert_non_null(s);
+	len = (size_t)sprintf(s, "mvm-manifest 1\nexec /a\n");
+	for (int i = 0; i < MANIFEST_MAX_ENVS; i++)
+		len += (size_t)sprintf(s + len, "env V%d=1\n", i);
+	assert_int_equal(manifest_parse(s, len, M, &err), 0);
+	assert_int_equal(manifest_inherit_env(M, tun), 0);
+	assert_int_equal(M->envc, MANIFEST_MAX_ENVS + 3);
+	assert_null(M->envp[MANIFEST_MAX_ENVS + 3]);
+	assert_int_equal(manifest_inherit_env(M, "OTHER=1"), -E2BIG);
+	assert_int_equal(M->envc, MANIFEST_MAX_ENVS + 3);
+	free(s);
+}
+
 static void test_full(void **state)
 {
 	struct manifest_error err;
@@ -560,6 +604,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_minimal_defaults),
 	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_inherit_env),
 	    cmocka_unit_test(test_home_given),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_nul_byte),
