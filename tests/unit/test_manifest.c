@@ -61,6 +61,18 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(M->nmounts, 0);
 }
 
+/* A manifest with exactly MANIFEST_MAX_ENVS env lines (free() it). */
+static char *full_env_manifest(size_t *len)
+{
+	char *s = malloc(MANIFEST_MAX_SIZE * 2);
+
+	assert_non_null(s);
+	*len = (size_t)sprintf(s, "mvm-manifest 1\nexec /a\n");
+	for (int i = 0; i < MANIFEST_MAX_ENVS; i++)
+		*len += (size_t)sprintf(s + *len, "env V%d=1\n", i);
+	return s;
+}
+
 /* The init passes GLIBC_TUNABLES from its own environment to the job. */
 static void test_inherit_env(void **state)
 {
@@ -91,11 +103,7 @@ static void test_inherit_env(void **state)
 	assert_null(M->envp[3]);
 
 	/* a full manifest still takes one, then refuses without overflowing */
-	s = malloc(MANIFEST_MAX_SIZE * 2);
-	assert_non_null(s);
-	len = (size_t)sprintf(s, "mvm-manifest 1\nexec /a\n");
-	for (int i = 0; i < MANIFEST_MAX_ENVS; i++)
-		len += (size_t)sprintf(s + len, "env V%d=1\n", i);
+	s = full_env_manifest(&len);
 	assert_int_equal(manifest_parse(s, len, M, &err), 0);
 	assert_int_equal(manifest_inherit_env(M, tun), 0);
 	assert_int_equal(M->envc, MANIFEST_MAX_ENVS + 3);
@@ -312,11 +320,7 @@ static void test_limits(void **state)
 	assert_string_equal(err.msg, "too many arg lines (limit 1024)");
 	free(s);
 
-	s = malloc(MANIFEST_MAX_SIZE * 2);
-	assert_non_null(s);
-	len = (size_t)sprintf(s, "mvm-manifest 1\nexec /a\n");
-	for (int i = 0; i < MANIFEST_MAX_ENVS; i++)
-		len += (size_t)sprintf(s + len, "env V%d=1\n", i);
+	s = full_env_manifest(&len);
 	assert_int_equal(manifest_parse(s, len, M, &err), 0);
 	assert_int_equal(M->envc, MANIFEST_MAX_ENVS + 2);
 	assert_null(M->envp[MANIFEST_MAX_ENVS + 2]);
